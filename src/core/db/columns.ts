@@ -1,0 +1,24 @@
+import { sql, type CreateTableBuilder } from 'kysely';
+import type { DialectName } from './database.js';
+
+/**
+ * The few places where SQLite and PostgreSQL differ in DDL. Conventions for every table:
+ * times are `bigint` unix milliseconds (UTC), booleans are `integer` 0/1, text is `text`,
+ * primary keys come from `withIdColumn`.
+ */
+export function withIdColumn<T extends string>(
+  table: CreateTableBuilder<T, never>,
+  dialect: DialectName,
+  name = 'id',
+): CreateTableBuilder<T, never> {
+  return dialect === 'postgres'
+    ? table.addColumn(name, 'bigserial', (col) => col.primaryKey())
+    : table.addColumn(name, 'integer', (col) => col.primaryKey().autoIncrement());
+}
+
+/** The database's current time in unix ms, for SQL that must not trust a client clock. */
+export function nowMs(dialect: DialectName) {
+  return dialect === 'postgres'
+    ? sql<number>`(extract(epoch from clock_timestamp()) * 1000)::bigint`
+    : sql<number>`cast((julianday('now') - 2440587.5) * 86400000 as integer)`;
+}

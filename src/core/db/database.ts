@@ -1,0 +1,94 @@
+import { Kysely, PostgresDialect, SqliteDialect, type Dialect as KyselyDialect } from 'kysely';
+import SqliteDatabase from 'better-sqlite3';
+import pg from 'pg';
+import path from 'node:path';
+import fs from 'node:fs';
+import { InputError, UnavailableError, coerceError } from '../errors.js';
+
+export type DialectName = 'sqlite' | 'postgres';
+
+/**
+ * The one handle on the database that services and repositories receive (through their
+ * repositories). `db` is untyped here on purpose: each module types its own tables with
+ * `tables<ModuleTables>(database)`, so core never imports a module.
+ */
+export interface Database {
+  readonly dialect: DialectName;
+  /** The URL with any password masked, for messages and logs. */
+  readonly displayUrl: string;
+  readonly db: Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  close(): Promise<void>;
+}
+
+/** Typed view of the database for one module's tables. */
+export function tables<T>(database: Database): Kysely<T> {
+  return database.db as Kysely<T>;
+}
+
+// PostgreSQL returns int8 (bigint) and numeric as strings by default; our timestamps (unix ms)
+// and sizes fit in a double, so parse them as numbers to match SQLite.
+pg.types.setTypeParser(20, (value) => Number(value));
+pg.types.setTypeParser(1700, (value) => Number(value));
+
+export function maskUrl(url: string): string {
+  return url.replace(/\/\/([^:/@]+):([^@]+)@/, '//$1:***@');
+}
+
+/**
+ * Opens `sqlite:<path>` (better-sqlite3, WAL) or `postgres://…` (pg pool).
+ * Relative SQLite paths are resolved against `baseDir` (the config file's folder).
+ */
+export async function openDatabase(url: string, options: { baseDir?: string; poolSize?: number } = {}): Promise<Database> {
+  const displayUrl = maskUrl(url);
+  if (url.startsWith('sqlite:')) {
+    const file = url.slice('sqlite:'.length);
+    if (file === '') throw new InputError('CONFIG_INVALID', 'database: sqlite URL needs a path, e.g. sqlite:./custodian.db');
+    const resolved = file === ':memory:' ? file : path.resolve(options.baseDir ?? process.cwd(), file);
+    if (resolved !== ':memory:') fs.mkdirSync(path.dirname(resolved), { recursive: true });
+    let sqlite: SqliteDatabase.Database;
+    try {
+      sqlite = new SqliteDatabase(resolved);
+    } catch (error) {
+      throw new UnavailableError('DB_UNAVAILABLE', `cannot open SQLite database ${resolved}: ${coerceError(error).message}`);
+    }
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('busy_timeout = 10000');
+    sqlite.pragma('synchronous = NORMAL');
+    sqlite.pragma('foreign_keys = ON');
+    const dialect: KyselyDialect = new SqliteDialect({ database: sqlite });
+    const db = new Kysely<unknown>({ dialect });
+    return {
+      dialect: 'sqlite',
+      displayUrl,
+      db,
+      close: () => db.destroy(),
+    };
+  }
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10 });
+    // An idle client that loses its connection emits 'error' on the pool; without a listener
+    // that would crash the process. The next query surfaces the outage instead.
+    pool.on('error', () => undefined);
+    try {
+      const client = await pool.connect();
+      client.release();
+    } catch (error) {
+      await pool.end().catch(() => undefined);
+      throw new UnavailableError(
+        'DB_UNAVAILABLE',
+        `cannot connect to ${displayUrl}: ${coerceError(error).message} (is PostgreSQL running? check the database URL in the config)`,
+      );
+    }
+    const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
+    return {
+      dialect: 'postgres',
+      displayUrl,
+      db,
+      close: () => db.destroy(),
+    };
+  }
+  throw new InputError(
+    'CONFIG_INVALID',
+    `database: unsupported URL "${displayUrl}"; use sqlite:<path> or postgres://user@host:5432/db`,
+  );
+}

@@ -1,0 +1,41 @@
+import { pino, type Logger as PinoLogger, type LevelWithSilent } from 'pino';
+
+/** The logger every service receives. Structured fields first, message second. */
+export type Logger = PinoLogger;
+export type LogLevel = LevelWithSilent;
+
+export interface LoggerOptions {
+  level?: LogLevel;
+  /** Write JSON lines to this file instead of stderr. */
+  file?: string;
+  /** Pretty, human output (used on a TTY unless a file is given). */
+  pretty?: boolean;
+}
+
+/**
+ * Logs go to stderr (or a file) so that stdout stays reserved for command output and `--json`.
+ * Secrets never reach a log: known secret-bearing keys are redacted by path.
+ */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const level = options.level ?? 'info';
+  const redact = {
+    paths: ['password', '*.password', 'token', '*.token', 'secret', '*.secret', 'authorization', '*.authorization', 'req.headers.authorization', 'req.headers.cookie'],
+    censor: '[redacted]',
+  };
+  if (options.file) {
+    return pino({ level, redact }, pino.destination({ dest: options.file, mkdir: true, sync: false }));
+  }
+  if (options.pretty) {
+    return pino({
+      level,
+      redact,
+      transport: { target: 'pino-pretty', options: { destination: 2, colorize: true, translateTime: 'SYS:standard' } },
+    });
+  }
+  return pino({ level, redact }, pino.destination(2));
+}
+
+/** A logger that drops everything; for tests of pure logic. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}
