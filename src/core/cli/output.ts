@@ -1,0 +1,33 @@
+/**
+ * Command output. With `--json` exactly one JSON document goes to stdout and nothing else;
+ * otherwise a human rendering. Logs never go to stdout.
+ */
+export interface OutputOptions {
+  json: boolean;
+}
+
+export interface Output {
+  readonly json: boolean;
+  /** Prints the result: JSON document, or `human(result)` text. */
+  result<T>(value: T, human: (value: T) => string): void;
+}
+
+export function createOutput(options: OutputOptions, stdout: NodeJS.WritableStream = process.stdout): Output {
+  return {
+    json: options.json,
+    result(value, human) {
+      if (options.json) stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+      else {
+        const text = human(value);
+        if (text !== '') stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+      }
+    },
+  };
+}
+
+/** Renders rows as an aligned text table. */
+export function formatTable(headers: readonly string[], rows: readonly (readonly unknown[])[]): string {
+  const cells = [headers.map(String), ...rows.map((row) => row.map((cell) => (cell === null || cell === undefined ? '' : String(cell))))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? '').length)));
+  return cells.map((row) => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+}
