@@ -1,0 +1,56 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { CliContext } from './cli-context.js';
+import { registerCoreCommands } from './core.commands.js';
+import { registerRuntimeCommands } from './runtime.commands.js';
+import { registerAuthCommands } from '../core/auth/auth.commands.js';
+import { registerIngestCommands } from '../modules/ingest/ingest.commands.js';
+import { VERSION } from './version.js';
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError('a port is an integer 0-65535');
+  return port;
+}
+
+/** The `custodian` command tree. Every command is a thin delegation to a service. */
+export function buildProgram(): { program: Command; context: CliContext } {
+  const program = new Command('custodian')
+    .description("Keeps an experiment's data and records accounted for, from the detector to the archive.")
+    .version(VERSION)
+    .option('-c, --config <file>', 'configuration file (env CUSTODIAN_CONFIG, default ./custodian.yaml)')
+    .addOption(
+      new Option('--log-level <level>', 'log level (logs go to stderr)').choices([
+        'fatal',
+        'error',
+        'warn',
+        'info',
+        'debug',
+        'trace',
+        'silent',
+      ]),
+    )
+    .option('--port <port>', 'override server.port', parsePort)
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)');
+  const context = new CliContext(program);
+
+  registerCoreCommands(program, context);
+  registerAuthCommands(program, {
+    auth: async () => (await context.app()).auth,
+    output: (options) => context.output(options),
+  });
+  registerIngestCommands(program, {
+    service: async () => (await context.app()).requireIngest(),
+    watch: async (signal) => (await context.app()).runIngestWatch(signal),
+    output: (options) => context.output(options),
+    timezone: () => {
+      try {
+        return context.config().config.ingest?.timezone;
+      } catch {
+        return undefined;
+      }
+    },
+  });
+  registerRuntimeCommands(program, context);
+  return { program, context };
+}

@@ -1,0 +1,27 @@
+import { z } from 'zod';
+import { coreConfigShape } from '../core/config/config.schema.js';
+import { ingestConfigSchema } from '../modules/ingest/ingest.schema.js';
+
+/**
+ * The whole configuration: core sections plus one optional section per module. A module whose
+ * section is absent is disabled (no daemon, no routes beyond reads of what is stored).
+ */
+export const configSchema = z
+  .object({
+    ...coreConfigShape,
+    ingest: ingestConfigSchema.optional(),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+
+/** Keys holding paths, resolved against the config file's folder. */
+export const configPathKeys = ['logging.file', 'ingest.dropDir', 'ingest.dataDir', 'ingest.killFile'] as const;
+
+export type ModuleName = 'ingest';
+
+export function enabledModules(config: Config): ModuleName[] {
+  const modules: ModuleName[] = [];
+  if (config.ingest) modules.push('ingest');
+  return modules;
+}

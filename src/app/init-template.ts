@@ -1,0 +1,33 @@
+/** The commented example printed by `custodian init`. It must stay valid (a test loads it). */
+export const INIT_TEMPLATE = `# Custodian configuration. Relative paths are relative to this file's folder.
+# Values may reference the environment: \${NAME}, \${NAME:-default}, or a file: \${file:./secret}.
+
+# Embedded SQLite (default) or PostgreSQL for many worker machines:
+#   database: postgres://custodian@db.example.org:5432/custodian
+database: sqlite:./custodian.db
+
+server:
+  host: 127.0.0.1        # listen address; 0.0.0.0 to serve other machines
+  port: 8080             # --port overrides
+  publicRead: true       # reads need no login; every write needs operator or admin
+
+# Where alerts go besides the log and the dashboard. Remove what you do not use.
+# alerts:
+#   email: { url: smtp://localhost:25, from: custodian@example.org, to: [ops@example.org] }
+#   webhook: { url: https://example.org/hook }
+#   reminderMinutes: 60  # a repeating failure is re-sent at most this often
+
+logging:
+  level: info            # fatal, error, warn, info, debug, trace, silent
+
+# Organizes histogram files pushed by an online system (HLT/DQM) into Run<run>/<SYS>/ trees.
+ingest:
+  dropDir: ./incoming    # where files arrive
+  dataDir: ./data        # the organized tree
+  subsystems: [EMC, HLT, TPC]
+  timezone: Europe/Zurich  # zone of the times in file names
+  replayModes: [E]       # runs in these modes go under ReplayData/
+  settleSeconds: 5       # files younger than this are still being written
+  intervalSeconds: 60    # pause between passes of "ingest watch"
+  killFile: ./stop-ingest  # "ingest watch" stops when this file exists
+`;

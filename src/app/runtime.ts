@@ -1,0 +1,75 @@
+import type { App } from './app.js';
+import { buildHttpServer } from './server.js';
+import { installStopSignals } from '../core/lifecycle/signals.js';
+import { runAsSingleton } from '../core/lifecycle/singleton.js';
+
+/**
+ * The runtime roles. Each waits for SIGINT/SIGTERM (first: graceful, second: forced), then
+ * stops what it started in reverse order.
+ */
+function stopController(app: App): { controller: AbortController; dispose: () => void } {
+  const controller = new AbortController();
+  const dispose = installStopSignals(controller, { logger: app.logger });
+  return { controller, dispose };
+}
+
+function waitForAbort(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}
+
+async function listen(app: App) {
+  const server = await buildHttpServer(app);
+  const { host, port } = app.config.server;
+  const address = await server.listen({ host, port });
+  app.logger.info({ address }, `dashboard and API on ${address}`);
+  return server;
+}
+
+export async function serve(app: App): Promise<void> {
+  const { controller, dispose } = stopController(app);
+  const server = await listen(app);
+  try {
+    await waitForAbort(controller.signal);
+  } finally {
+    await server.close();
+    dispose();
+  }
+}
+
+/** Everything on one machine: API + web, each configured daemon (once across processes), in-process workers. */
+export interface StartOptions {
+  /** More loops to run beside the daemons until stopped (the demo's simulators). */
+  extraLoops?: ((signal: AbortSignal) => Promise<void>)[];
+  onListening?: (origin: string) => void;
+}
+
+export async function start(app: App, options: StartOptions = {}): Promise<void> {
+  const { controller, dispose } = stopController(app);
+  const server = await listen(app);
+  options.onListening?.(server.listeningOrigin);
+  const tasks: Promise<void>[] = [app.queue.run(controller.signal)];
+  for (const loop of options.extraLoops ?? []) tasks.push(loop(controller.signal));
+  for (const daemon of app.daemons()) {
+    tasks.push(runAsSingleton(app.locks, `daemon:${daemon.name}`, controller.signal, (signal) => daemon.start(signal)));
+  }
+  try {
+    await Promise.all(tasks);
+  } finally {
+    controller.abort();
+    await server.close();
+    dispose();
+  }
+}
+
+export async function work(app: App, options: { concurrency: number }): Promise<void> {
+  const { controller, dispose } = stopController(app);
+  app.logger.info({ queue: app.queue.kind, concurrency: options.concurrency }, 'worker started');
+  try {
+    await app.queue.run(controller.signal, { concurrency: options.concurrency });
+  } finally {
+    dispose();
+  }
+}

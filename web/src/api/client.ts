@@ -1,0 +1,91 @@
+// A small fetch client for /api/v1. Every failure becomes an ApiError carrying the server's own
+// message and code, so pages can show exactly what the API said.
+import type { ErrorBody } from './types';
+
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+export interface RequestOptions {
+  signal?: AbortSignal;
+}
+
+type Query = Record<string, string | number | undefined>;
+
+const BASE = '/api/v1';
+
+export function apiPath(path: string, query?: Query): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query ?? {})) {
+    if (value !== undefined) params.set(key, String(value));
+  }
+  const search = params.toString();
+  return `${BASE}${path}${search ? `?${search}` : ''}`;
+}
+
+function isErrorBody(value: unknown): value is ErrorBody {
+  if (typeof value !== 'object' || value === null || !('error' in value)) return false;
+  const error = (value as { error: unknown }).error;
+  return typeof error === 'object' && error !== null && 'message' in error && 'code' in error;
+}
+
+async function request<T>(method: string, url: string, body: unknown, options: RequestOptions): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method,
+      credentials: 'same-origin',
+      headers: body === undefined ? { accept: 'application/json' } : { 'content-type': 'application/json', accept: 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: options.signal,
+    });
+  } catch (e) {
+    if (e instanceof DOMException && e.name === 'AbortError') throw e;
+    throw new ApiError(0, 'NETWORK_ERROR', 'The server cannot be reached. Check that Custodian is running.');
+  }
+  const text = await response.text();
+  let parsed: unknown = undefined;
+  if (text) {
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+  }
+  if (!response.ok) {
+    if (isErrorBody(parsed)) {
+      const { code, message, details } = parsed.error;
+      throw new ApiError(response.status, code, message, details);
+    }
+    throw new ApiError(response.status, `HTTP_${response.status}`, `The server answered ${response.status} ${response.statusText}.`);
+  }
+  return parsed as T;
+}
+
+export const api = {
+  get: <T>(path: string, query?: Query, options: RequestOptions = {}) =>
+    request<T>('GET', apiPath(path, query), undefined, options),
+  post: <T>(path: string, body?: unknown, options: RequestOptions = {}) =>
+    request<T>('POST', apiPath(path), body ?? {}, options),
+  delete: (path: string, options: RequestOptions = {}) =>
+    request<undefined>('DELETE', apiPath(path), undefined, options),
+};
+
+/** The message to show for any caught value. */
+export function errorMessage(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  return String(e);
+}
+
+export function isAbort(e: unknown): boolean {
+  return e instanceof DOMException && e.name === 'AbortError';
+}

@@ -1,0 +1,107 @@
+// Wire types of the HTTP API (notes/API.md). The web app shares types with the server, never
+// runtime code. Fields named `...At` are ISO 8601 UTC strings; file `timestamp`s are unix seconds.
+
+export type Role = 'viewer' | 'operator' | 'admin';
+
+export interface User {
+  name: string;
+  role: Role;
+}
+
+export interface ErrorBody {
+  error: { code: string; message: string; details?: unknown };
+}
+
+export interface Meta {
+  version: string;
+  modules: string[];
+  publicRead: boolean;
+}
+
+export interface LoginRequest {
+  username: string;
+  password: string;
+}
+
+export interface LoginResponse {
+  user: User;
+}
+
+export interface MeResponse {
+  user: User | null;
+}
+
+export interface List<T> {
+  items: T[];
+}
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+}
+
+export interface UserRecord extends User {
+  createdAt: string;
+}
+
+export interface CreateUserRequest {
+  name: string;
+  role: Role;
+  password: string;
+}
+
+export interface TokenRecord {
+  id: string | number;
+  user: string;
+  label: string | null;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
+export interface CreateTokenRequest {
+  user: string;
+  label?: string;
+}
+
+export interface CreatedToken {
+  id: string | number;
+  /** The secret itself: returned once, never again. */
+  token: string;
+}
+
+export type Severity = 'info' | 'warning' | 'critical';
+export type AlertState = 'active' | 'resolved' | 'all';
+
+export interface Alert {
+  id: string | number;
+  code: string;
+  severity: Severity;
+  message: string;
+  count: number;
+  firstAt: string;
+  lastAt: string;
+  notifiedAt: string | null;
+  resolvedAt: string | null;
+}
+
+export interface RunSummary {
+  run: number;
+  mode: string;
+  replay: boolean;
+  firstFileAt: string | null;
+  lastFileAt: string | null;
+  lengthMinutes: number;
+  /** Number of files per subsystem, e.g. { EMC: 12, HLT: 3 }. */
+  files: Record<string, number>;
+}
+
+export interface RunFile {
+  /** Unix seconds. */
+  timestamp: number;
+  size: number;
+  path: string;
+}
+
+export interface RunDetail extends RunSummary {
+  subsystems: Record<string, RunFile[]>;
+}
