@@ -10,6 +10,17 @@ export default defineConfig({
   base: '/',
   // No React plugin: esbuild's automatic JSX runtime is all the app needs (no fast refresh).
   esbuild: { jsx: 'automatic' },
-  build: { outDir, emptyOutDir: true },
+  build: {
+    outDir,
+    emptyOutDir: true,
+    rollupOptions: {
+      // React Router marks its modules "use client" for server-component bundlers; a plain SPA
+      // bundle ignores the directive, so the warning is noise.
+      onwarn(warning, warn) {
+        if (warning.code === 'MODULE_LEVEL_DIRECTIVE') return;
+        warn(warning);
+      },
+    },
+  },
   server: { proxy: { '/api': 'http://127.0.0.1:8080' } },
 });

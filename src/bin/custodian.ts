@@ -9,7 +9,7 @@ import { coerceError, isCustodianError } from '../core/errors.js';
  * found" (1); everything else that goes wrong arrives here as a typed error.
  */
 async function main(argv: string[]): Promise<void> {
-  const program = buildProgram();
+  const { program, context } = buildProgram();
   try {
     await program.parseAsync(argv);
   } catch (thrown) {
@@ -26,6 +26,8 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write(`${JSON.stringify({ error: { code, message: error.message } })}\n`);
     }
     process.exitCode = exitCodeFor(error);
+  } finally {
+    await context.close();
   }
 }
 

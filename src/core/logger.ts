@@ -1,4 +1,5 @@
-import { pino, type Logger as PinoLogger, type LevelWithSilent } from 'pino';
+import pretty from 'pino-pretty';
+import { pino, destination, type Logger as PinoLogger, type LevelWithSilent } from 'pino';
 
 /** The logger every service receives. Structured fields first, message second. */
 export type Logger = PinoLogger;
@@ -23,16 +24,13 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     censor: '[redacted]',
   };
   if (options.file) {
-    return pino({ level, redact }, pino.destination({ dest: options.file, mkdir: true, sync: false }));
+    return pino({ level, redact }, destination({ dest: options.file, mkdir: true, sync: false }));
   }
   if (options.pretty) {
-    return pino({
-      level,
-      redact,
-      transport: { target: 'pino-pretty', options: { destination: 2, colorize: true, translateTime: 'SYS:standard' } },
-    });
+    // In-process (not a worker transport) and synchronous, so a CLI's last lines are never lost.
+    return pino({ level, redact }, pretty({ destination: 2, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss' }));
   }
-  return pino({ level, redact }, pino.destination(2));
+  return pino({ level, redact }, destination(2));
 }
 
 /** A logger that drops everything; for tests of pure logic. */

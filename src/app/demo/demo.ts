@@ -51,7 +51,7 @@ export async function runDemo(options: { dir: string; port: number; context: Cli
     }
     const password = fs.existsSync(passwordFile) ? fs.readFileSync(passwordFile, 'utf8').trim() : '(see your records)';
     const ingest = app.requireIngest();
-    const lastRun = (await ingest.listRuns({ limit: 1, offset: 0 })).items[0]?.run;
+    const lastRun = (await ingest.listRuns(1, 0)).items[0]?.run;
     const simulator = new OnlineSystemSimulator({
       dropDir: config.ingest?.dropDir ?? path.join(dir, 'incoming'),
       subsystems: config.ingest?.subsystems ?? ['EMC', 'HLT', 'TPC'],

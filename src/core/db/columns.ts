@@ -1,4 +1,4 @@
-import { sql, type CreateTableBuilder } from 'kysely';
+import { PostgresAdapter, sql, type CreateTableBuilder, type Kysely } from 'kysely';
 import type { DialectName } from './database.js';
 
 /**
@@ -14,6 +14,11 @@ export function withIdColumn<T extends string>(
   return dialect === 'postgres'
     ? table.addColumn(name, 'bigserial', (col) => col.primaryKey())
     : table.addColumn(name, 'integer', (col) => col.primaryKey().autoIncrement());
+}
+
+/** Migrations receive a bare Kysely instance; its adapter tells which dialect's DDL to emit. */
+export function dialectOf(db: Kysely<unknown>): DialectName {
+  return db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
 }
 
 /** The database's current time in unix ms, for SQL that must not trust a client clock. */

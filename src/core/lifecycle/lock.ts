@@ -11,6 +11,9 @@ export interface LockHandle {
 }
 
 export interface LockManager {
-  /** Returns undefined when another process holds the lock. */
+  /**
+   * Returns undefined when another holder has the lock (locks are not re-entrant). Throws
+   * UnavailableError when the database cannot be reached.
+   */
   tryAcquire(name: string): Promise<LockHandle | undefined>;
 }

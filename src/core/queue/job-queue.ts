@@ -18,7 +18,12 @@ export interface TaskDefinition<P> {
 
 export interface JobContext {
   jobId: string;
+  /** 1 on the first run, 2 on the first retry, … */
   attempt: number;
+  /**
+   * Aborts when the queue is stopping (or the job's lock was lost). The queue still waits for the
+   * handler; a handler may stop early by throwing, and the job is then retried.
+   */
   signal: AbortSignal;
 }
 
@@ -34,13 +39,17 @@ export interface JobQueue {
   readonly kind: 'in-process' | 'graphile-worker';
   /** Registers a task handler. All tasks must be registered before `run`. */
   register<P>(task: TaskDefinition<P>): void;
-  /** Validates the payload against the registered task's schema, then stores the job. */
+  /**
+   * Validates the payload against the registered task's schema, then stores the job. Throws
+   * InputError `QUEUE_INVALID_PAYLOAD` for a bad payload, InternalError `QUEUE_UNKNOWN_TASK` for
+   * a task that is not registered in this process.
+   */
   enqueue<P>(name: string, payload: P, options?: EnqueueOptions): Promise<{ jobId: string }>;
   /** Executes jobs until the signal aborts; resolves once in-flight jobs finished. */
   run(signal: AbortSignal, options?: { concurrency?: number }): Promise<void>;
   /** Runs jobs until none is ready (tests, one-shot commands). */
   runUntilIdle(): Promise<void>;
-  /** Counts for the dashboard and /metrics. */
+  /** Counts for the dashboard and /metrics (pending includes jobs waiting for a retry or runAt). */
   stats(): Promise<{ pending: number; running: number; failed: number }>;
   close(): Promise<void>;
 }

@@ -34,7 +34,7 @@ export function apiPath(path: string, query?: Query): string {
 
 function isErrorBody(value: unknown): value is ErrorBody {
   if (typeof value !== 'object' || value === null || !('error' in value)) return false;
-  const error = (value as { error: unknown }).error;
+  const error = value.error;
   return typeof error === 'object' && error !== null && 'message' in error && 'code' in error;
 }
 
@@ -44,7 +44,10 @@ async function request<T>(method: string, url: string, body: unknown, options: R
     response = await fetch(url, {
       method,
       credentials: 'same-origin',
-      headers: body === undefined ? { accept: 'application/json' } : { 'content-type': 'application/json', accept: 'application/json' },
+      headers:
+        body === undefined
+          ? { accept: 'application/json' }
+          : { 'content-type': 'application/json', accept: 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: options.signal,
     });
@@ -66,7 +69,11 @@ async function request<T>(method: string, url: string, body: unknown, options: R
       const { code, message, details } = parsed.error;
       throw new ApiError(response.status, code, message, details);
     }
-    throw new ApiError(response.status, `HTTP_${response.status}`, `The server answered ${response.status} ${response.statusText}.`);
+    throw new ApiError(
+      response.status,
+      `HTTP_${response.status}`,
+      `The server answered ${response.status} ${response.statusText}.`,
+    );
   }
   return parsed as T;
 }

@@ -50,7 +50,11 @@ export function Layout() {
         </Link>
         <nav className="app-nav" aria-label="Main">
           {items.map((item) => (
-            <NavLink key={item.to} to={item.to} className={({ isActive }) => (isActive ? 'active' : undefined)}>
+            <NavLink
+              key={item.to}
+              to={item.to}
+              className={({ isActive }) => (isActive ? 'active' : undefined)}
+            >
               {item.label}
             </NavLink>
           ))}

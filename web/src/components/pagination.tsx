@@ -14,13 +14,21 @@ export function Pagination({ offset, limit, total, onChange }: PaginationProps) 
   const last = Math.min(offset + limit, total);
   return (
     <nav className="pagination" aria-label="Pagination">
-      <button type="button" disabled={offset === 0} onClick={() => onChange(Math.max(0, offset - limit), limit)}>
+      <button
+        type="button"
+        disabled={offset === 0}
+        onClick={() => onChange(Math.max(0, offset - limit), limit)}
+      >
         ← Previous
       </button>
       <span className="pagination-range" data-testid="page-range">
         {first}–{last} of {total}
       </span>
-      <button type="button" disabled={offset + limit >= total} onClick={() => onChange(offset + limit, limit)}>
+      <button
+        type="button"
+        disabled={offset + limit >= total}
+        onClick={() => onChange(offset + limit, limit)}
+      >
         Next →
       </button>
       <label className="pagination-size">

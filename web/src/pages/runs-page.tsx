@@ -50,14 +50,26 @@ export function RunsPage() {
       {header}
       {runs.error && <ErrorNotice title="Refresh failed:" error={runs.error} />}
       {total === 0 ? (
-        <Empty>No runs yet. Files dropped into the ingest directory show up here as they are organized.</Empty>
+        <Empty>
+          No runs yet. Files dropped into the ingest directory show up here as they are organized.
+        </Empty>
+      ) : items.length === 0 ? (
+        <>
+          <Empty>No runs on this page.</Empty>
+          <Pagination
+            offset={offset}
+            limit={limit}
+            total={total}
+            onChange={(nextOffset, nextLimit) => setParams(searchWithPage(params, nextOffset, nextLimit))}
+          />
+        </>
       ) : (
         <>
           <div className="table-wrap">
             <table className="table runs-table">
               <thead>
                 <tr>
-                  <th className="num">Run</th>
+                  <th>Run</th>
                   <th>Mode</th>
                   <th>Start</th>
                   <th className="num">Length</th>
@@ -77,7 +89,7 @@ export function RunsPage() {
                     data-run={run.run}
                     onClick={() => void navigate(`/runs/${run.run}`)}
                   >
-                    <td className="num">
+                    <td className="run">
                       <Link to={`/runs/${run.run}`} onClick={(event) => event.stopPropagation()}>
                         {run.run}
                       </Link>

@@ -1,0 +1,116 @@
+import type { ConfigSource } from '../core/config/config.loader.js';
+import type { Logger } from '../core/logger.js';
+import { openDatabase, type Database } from '../core/db/database.js';
+import { migrateToLatest, type MigrationSet } from '../core/db/migrations.js';
+import { createJobQueue } from '../core/queue/queue.factory.js';
+import type { JobQueue } from '../core/queue/job-queue.js';
+import { queueMigrations } from '../core/queue/queue.migrations.js';
+import { createLockManager } from '../core/lifecycle/lock.factory.js';
+import { lockMigrations } from '../core/lifecycle/lock.migrations.js';
+import type { LockManager } from '../core/lifecycle/lock.js';
+import type { Daemon } from '../core/lifecycle/daemon.js';
+import { AuthRepository } from '../core/auth/auth.repository.js';
+import { AuthService } from '../core/auth/auth.service.js';
+import { authMigrations } from '../core/auth/auth.migrations.js';
+import { AlertsRepository } from '../core/alerts/alerts.repository.js';
+import { AlertsService } from '../core/alerts/alerts.service.js';
+import { alertsMigrations } from '../core/alerts/alerts.migrations.js';
+import { createAlertChannels } from '../core/alerts/alert-channels.js';
+import { InputError } from '../core/errors.js';
+import { createIngestModule, ingestMigrations, type IngestModule, type IngestService } from '../modules/ingest/index.js';
+import { enabledModules, type Config, type ModuleName } from './config.schema.js';
+
+/**
+ * The composition root: the only place that constructs adapters and services. Every role (a
+ * one-shot command, serve, start, worker) opens the same App; what runs is decided by the role.
+ */
+export interface App {
+  readonly config: Config;
+  readonly source: ConfigSource;
+  readonly logger: Logger;
+  readonly database: Database;
+  /** Migrations applied when this App opened the database (empty when up to date). */
+  readonly migrations: { set: string; migration: string }[];
+  readonly modules: ModuleName[];
+  readonly queue: JobQueue;
+  readonly locks: LockManager;
+  readonly auth: AuthService;
+  readonly alerts: AlertsService;
+  readonly ingest?: IngestModule;
+  /** The ingest service, or an InputError saying the config has no ingest section. */
+  requireIngest(): IngestService;
+  /** Runs `ingest watch` until the signal aborts or the kill file appears. */
+  runIngestWatch(signal: AbortSignal): Promise<void>;
+  /** Singleton loops `custodian start` runs (each under a lock). */
+  daemons(): Daemon[];
+  close(): Promise<void>;
+}
+
+/** Every schema part, core first. Each set has its own bookkeeping table, so order only matters for foreign keys. */
+export const ALL_MIGRATIONS: readonly MigrationSet[] = [
+  authMigrations,
+  alertsMigrations,
+  queueMigrations,
+  lockMigrations,
+  ingestMigrations,
+];
+
+export async function openApp(options: { config: Config; source: ConfigSource; logger: Logger }): Promise<App> {
+  const { config, source, logger } = options;
+  const database = await openDatabase(config.database, { baseDir: source.baseDir });
+  try {
+    const reports = await migrateToLatest(database, ALL_MIGRATIONS);
+    const migrations = reports.flatMap((r) =>
+      r.results.filter((m) => m.status === 'Success').map((m) => ({ set: r.set, migration: m.migrationName })),
+    );
+    const connectionString = database.dialect === 'postgres' ? config.database : undefined;
+    const queue = createJobQueue(database, { logger: logger.child({ component: 'queue' }), connectionString });
+    const locks = createLockManager(database, { logger: logger.child({ component: 'locks' }), connectionString });
+    const auth = new AuthService({ repository: new AuthRepository(database) });
+    const alerts = new AlertsService({
+      repository: new AlertsRepository(database),
+      channels: createAlertChannels(config.alerts, logger),
+      logger: logger.child({ component: 'alerts' }),
+      reminderMinutes: config.alerts.reminderMinutes,
+    });
+    const ingest = config.ingest ? createIngestModule({ config: config.ingest, database, alerts, logger }) : undefined;
+    for (const task of ingest?.tasks ?? []) queue.register(task);
+
+    const requireIngest = (): IngestService => {
+      if (!ingest) {
+        throw new InputError(
+          'INGEST_NOT_CONFIGURED',
+          `the configuration ${source.file} has no ingest: section; add one (see custodian init)`,
+        );
+      }
+      return ingest.service;
+    };
+
+    return {
+      config,
+      source,
+      logger,
+      database,
+      migrations,
+      modules: enabledModules(config),
+      queue,
+      locks,
+      auth,
+      alerts,
+      ingest,
+      requireIngest,
+      runIngestWatch: async (signal) => {
+        requireIngest();
+        await ingest?.watchDaemon.start(signal);
+      },
+      daemons: () => (ingest ? [ingest.watchDaemon] : []),
+      close: async () => {
+        await queue.close();
+        await database.close();
+      },
+    };
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * Small AbortSignal helpers shared by the loops, the job queue and the lock managers.
+ *
+ * `linkSignals` exists instead of `AbortSignal.any` because the result of `any` stays referenced
+ * by its long-lived sources on Node 20; a queue that links the run signal for every job would
+ * grow without bound. Here the caller disposes the link when the job is done.
+ */
+export interface LinkedSignal {
+  readonly signal: AbortSignal;
+  /** Detaches from the sources; call it when the work that used `signal` is over. */
+  dispose(): void;
+}
+
+export function linkSignals(...sources: readonly (AbortSignal | undefined)[]): LinkedSignal {
+  const controller = new AbortController();
+  const present = sources.filter((s): s is AbortSignal => s !== undefined);
+  const already = present.find((s) => s.aborted);
+  if (already) {
+    controller.abort(already.reason);
+    return { signal: controller.signal, dispose: () => undefined };
+  }
+  const listeners = present.map((source) => {
+    const listener = () => controller.abort(source.reason);
+    source.addEventListener('abort', listener, { once: true });
+    return { source, listener };
+  });
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      for (const { source, listener } of listeners) source.removeEventListener('abort', listener);
+    },
+  };
+}
+
+/**
+ * Waits `ms`, or less if the signal aborts first. Never rejects: callers check `signal.aborted`
+ * afterwards. Resolves `true` when the full time elapsed.
+ */
+export function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
+  if (signal?.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(
+      () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(true);
+      },
+      Math.max(0, ms),
+    );
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

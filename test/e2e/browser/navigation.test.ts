@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Browser } from 'playwright-core';
+import { launchBrowser, logIn, skipWithoutChromium, withPage } from './browser.js';
+import { startDashboard, type Dashboard } from './server.js';
+
+describe('dashboard navigation and login', { skip: skipWithoutChromium }, () => {
+  let dashboard: Dashboard;
+  let browser: Browser;
+
+  before(async () => {
+    dashboard = await startDashboard();
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await dashboard?.close();
+  });
+
+  void it('shows Runs and Alerts to a visitor, and no admin pages', async () => {
+    await withPage(browser, dashboard, async (page) => {
+      await page.goto('/');
+      const nav = page.getByRole('navigation', { name: 'Main' });
+      await nav.getByRole('link', { name: 'Runs' }).waitFor();
+      await nav.getByRole('link', { name: 'Alerts' }).waitFor();
+      assert.equal(await nav.getByRole('link', { name: 'Users & tokens' }).count(), 0);
+      // The start page is the ingest module's runs.
+      assert.equal(new URL(page.url()).pathname, '/runs');
+      await page.getByRole('banner').getByRole('link', { name: 'Log in' }).waitFor();
+    });
+  });
+
+  void it('says why a login with a wrong password failed', async () => {
+    await withPage(browser, dashboard, async (page) => {
+      await page.goto('/login');
+      await page.getByLabel('Username').fill(dashboard.users.admin.username);
+      await page.getByLabel('Password').fill('not-the-password');
+      await page.getByRole('button', { name: 'Log in' }).click();
+      const error = page.getByRole('alert');
+      await error.waitFor();
+      assert.notEqual((await error.textContent())?.trim() ?? '', '');
+      assert.equal(await page.getByTestId('current-user').count(), 0);
+      assert.equal(new URL(page.url()).pathname, '/login');
+    });
+  });
+
+  void it('shows Users & tokens to an admin after login, and hides it again after logout', async () => {
+    await withPage(browser, dashboard, async (page) => {
+      await logIn(page, dashboard.users.admin);
+      const nav = page.getByRole('navigation', { name: 'Main' });
+      await nav.getByRole('link', { name: 'Users & tokens' }).click();
+      await page.getByRole('heading', { name: 'Users', exact: true }).waitFor();
+      await page.getByRole('button', { name: 'Log out' }).click();
+      await page.getByRole('banner').getByRole('link', { name: 'Log in' }).waitFor();
+      assert.equal(await nav.getByRole('link', { name: 'Users & tokens' }).count(), 0);
+    });
+  });
+
+  void it('keeps Users & tokens from a viewer', async () => {
+    await withPage(browser, dashboard, async (page) => {
+      await logIn(page, dashboard.users.viewer);
+      const nav = page.getByRole('navigation', { name: 'Main' });
+      await nav.getByRole('link', { name: 'Alerts' }).waitFor();
+      assert.equal(await nav.getByRole('link', { name: 'Users & tokens' }).count(), 0);
+    });
+  });
+});
