@@ -17,7 +17,12 @@ import { AlertsService } from '../core/alerts/alerts.service.js';
 import { alertsMigrations } from '../core/alerts/alerts.migrations.js';
 import { createAlertChannels } from '../core/alerts/alert-channels.js';
 import { InputError } from '../core/errors.js';
-import { createIngestModule, ingestMigrations, type IngestModule, type IngestService } from '../modules/ingest/index.js';
+import {
+  createIngestModule,
+  ingestMigrations,
+  type IngestModule,
+  type IngestService,
+} from '../modules/ingest/index.js';
 import { enabledModules, type Config, type ModuleName } from './config.schema.js';
 
 /**
@@ -55,17 +60,29 @@ export const ALL_MIGRATIONS: readonly MigrationSet[] = [
   ingestMigrations,
 ];
 
-export async function openApp(options: { config: Config; source: ConfigSource; logger: Logger }): Promise<App> {
+export async function openApp(options: {
+  config: Config;
+  source: ConfigSource;
+  logger: Logger;
+}): Promise<App> {
   const { config, source, logger } = options;
   const database = await openDatabase(config.database, { baseDir: source.baseDir });
   try {
     const reports = await migrateToLatest(database, ALL_MIGRATIONS);
     const migrations = reports.flatMap((r) =>
-      r.results.filter((m) => m.status === 'Success').map((m) => ({ set: r.set, migration: m.migrationName })),
+      r.results
+        .filter((m) => m.status === 'Success')
+        .map((m) => ({ set: r.set, migration: m.migrationName })),
     );
     const connectionString = database.dialect === 'postgres' ? config.database : undefined;
-    const queue = createJobQueue(database, { logger: logger.child({ component: 'queue' }), connectionString });
-    const locks = createLockManager(database, { logger: logger.child({ component: 'locks' }), connectionString });
+    const queue = createJobQueue(database, {
+      logger: logger.child({ component: 'queue' }),
+      connectionString,
+    });
+    const locks = createLockManager(database, {
+      logger: logger.child({ component: 'locks' }),
+      connectionString,
+    });
     const auth = new AuthService({ repository: new AuthRepository(database) });
     const alerts = new AlertsService({
       repository: new AlertsRepository(database),
@@ -73,7 +90,9 @@ export async function openApp(options: { config: Config; source: ConfigSource; l
       logger: logger.child({ component: 'alerts' }),
       reminderMinutes: config.alerts.reminderMinutes,
     });
-    const ingest = config.ingest ? createIngestModule({ config: config.ingest, database, alerts, logger }) : undefined;
+    const ingest = config.ingest
+      ? createIngestModule({ config: config.ingest, database, alerts, logger })
+      : undefined;
     for (const task of ingest?.tasks ?? []) queue.register(task);
 
     const requireIngest = (): IngestService => {

@@ -34,7 +34,7 @@ export class CliContext {
         file,
         pathKeys: configPathKeys,
         overrides: (raw) => {
-          if (port !== undefined) raw.server = { ...((raw.server as object | undefined) ?? {}), port };
+          if (port !== undefined) raw.server = { ...(raw.server ?? {}), port };
         },
       });
     }

@@ -8,7 +8,8 @@ import { VERSION } from './version.js';
 
 function parsePort(value: string): number {
   const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError('a port is an integer 0-65535');
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new InvalidArgumentError('a port is an integer 0-65535');
   return port;
 }
 
@@ -43,6 +44,7 @@ export function buildProgram(): { program: Command; context: CliContext } {
     service: async () => (await context.app()).requireIngest(),
     watch: async (signal) => (await context.app()).runIngestWatch(signal),
     output: (options) => context.output(options),
+    logger: () => context.logger(),
     timezone: () => {
       try {
         return context.config().config.ingest?.timezone;

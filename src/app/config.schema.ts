@@ -16,7 +16,12 @@ export const configSchema = z
 export type Config = z.infer<typeof configSchema>;
 
 /** Keys holding paths, resolved against the config file's folder. */
-export const configPathKeys = ['logging.file', 'ingest.dropDir', 'ingest.dataDir', 'ingest.killFile'] as const;
+export const configPathKeys = [
+  'logging.file',
+  'ingest.dropDir',
+  'ingest.dataDir',
+  'ingest.killFile',
+] as const;
 
 export type ModuleName = 'ingest';
 

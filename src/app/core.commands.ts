@@ -21,12 +21,15 @@ export function registerCoreCommands(program: Command, context: CliContext): voi
     .option('--json', 'print JSON')
     .action((options: { json?: boolean }) => {
       const { config: loaded, source } = context.config();
-      context
-        .output(options)
-        .result(
-          { ok: true, file: source.file, database: maskSecrets(loaded.database), modules: enabledModules(loaded) },
-          (r) => `${r.file}: ok (modules: ${r.modules.join(', ') || 'none'})`,
-        );
+      context.output(options).result(
+        {
+          ok: true,
+          file: source.file,
+          database: maskSecrets(loaded.database),
+          modules: enabledModules(loaded),
+        },
+        (r) => `${r.file}: ok (modules: ${r.modules.join(', ') || 'none'})`,
+      );
     });
   config
     .command('show')
@@ -39,16 +42,20 @@ export function registerCoreCommands(program: Command, context: CliContext): voi
 
   const db = program.command('db').description('database maintenance');
   db.command('migrate')
-    .description('create or upgrade the database schema (also done automatically when a command opens the database)')
+    .description(
+      'create or upgrade the database schema (also done automatically when a command opens the database)',
+    )
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {
       const app = await context.app();
-      context.output(options).result(
-        { database: app.database.displayUrl, dialect: app.database.dialect, applied: app.migrations },
-        (r) =>
-          r.applied.length === 0
-            ? `${r.database}: schema up to date`
-            : `${r.database}: applied ${r.applied.map((m) => `${m.set}/${m.migration}`).join(', ')}`,
-      );
+      context
+        .output(options)
+        .result(
+          { database: app.database.displayUrl, dialect: app.database.dialect, applied: app.migrations },
+          (r) =>
+            r.applied.length === 0
+              ? `${r.database}: schema up to date`
+              : `${r.database}: applied ${r.applied.map((m) => `${m.set}/${m.migration}`).join(', ')}`,
+        );
     });
 }

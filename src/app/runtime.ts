@@ -53,7 +53,9 @@ export async function start(app: App, options: StartOptions = {}): Promise<void>
   const tasks: Promise<void>[] = [app.queue.run(controller.signal)];
   for (const loop of options.extraLoops ?? []) tasks.push(loop(controller.signal));
   for (const daemon of app.daemons()) {
-    tasks.push(runAsSingleton(app.locks, `daemon:${daemon.name}`, controller.signal, (signal) => daemon.start(signal)));
+    tasks.push(
+      runAsSingleton(app.locks, `daemon:${daemon.name}`, controller.signal, (signal) => daemon.start(signal)),
+    );
   }
   try {
     await Promise.all(tasks);

@@ -20,7 +20,18 @@ export interface LoggerOptions {
 export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? 'info';
   const redact = {
-    paths: ['password', '*.password', 'token', '*.token', 'secret', '*.secret', 'authorization', '*.authorization', 'req.headers.authorization', 'req.headers.cookie'],
+    paths: [
+      'password',
+      '*.password',
+      'token',
+      '*.token',
+      'secret',
+      '*.secret',
+      'authorization',
+      '*.authorization',
+      'req.headers.authorization',
+      'req.headers.cookie',
+    ],
     censor: '[redacted]',
   };
   if (options.file) {
@@ -28,7 +39,10 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   }
   if (options.pretty) {
     // In-process (not a worker transport) and synchronous, so a CLI's last lines are never lost.
-    return pino({ level, redact }, pretty({ destination: 2, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss' }));
+    return pino(
+      { level, redact },
+      pretty({ destination: 2, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss' }),
+    );
   }
   return pino({ level, redact }, destination(2));
 }

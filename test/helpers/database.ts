@@ -12,7 +12,8 @@ import { isCI, requirement } from './environment.js';
  * postgres). Each suite gets a fresh database of its own: a temp SQLite file, or a PostgreSQL
  * database created for it and dropped afterwards.
  */
-export const POSTGRES_ADMIN_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const POSTGRES_ADMIN_URL =
+  process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 export function dialectsUnderTest(): DialectName[] {
   const raw = process.env.TEST_DIALECTS ?? 'sqlite,postgres';

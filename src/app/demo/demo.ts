@@ -37,7 +37,7 @@ export async function runDemo(options: { dir: string; port: number; context: Cli
     file: configFile,
     pathKeys: configPathKeys,
     overrides: (raw) => {
-      raw.server = { ...((raw.server as object | undefined) ?? {}), port };
+      raw.server = { ...(raw.server ?? {}), port };
     },
   });
   const logger = context.logger();
@@ -49,7 +49,9 @@ export async function runDemo(options: { dir: string; port: number; context: Cli
       await app.auth.addUser('admin', 'admin', password);
       fs.writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
     }
-    const password = fs.existsSync(passwordFile) ? fs.readFileSync(passwordFile, 'utf8').trim() : '(see your records)';
+    const password = fs.existsSync(passwordFile)
+      ? fs.readFileSync(passwordFile, 'utf8').trim()
+      : '(see your records)';
     const ingest = app.requireIngest();
     const lastRun = (await ingest.listRuns(1, 0)).items[0]?.run;
     const simulator = new OnlineSystemSimulator({

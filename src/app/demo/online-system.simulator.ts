@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { DateTime } from 'luxon';
 import type { Logger } from '../../core/logger.js';
+import { sleep } from '../../core/lifecycle/abort.js';
 
 /**
  * A stand-in for an experiment's online system (HLT/DQM) for the demo: it drops histogram files
@@ -41,7 +42,14 @@ export function histogramJson(name: string, seed: number): string {
     fName: name,
     fTitle: `${name};energy [GeV];entries`,
     fNcells: bins + 2,
-    fXaxis: { _typename: 'TAxis', fName: 'xaxis', fTitle: 'energy [GeV]', fNbins: bins, fXmin: 0, fXmax: 100 },
+    fXaxis: {
+      _typename: 'TAxis',
+      fName: 'xaxis',
+      fTitle: 'energy [GeV]',
+      fNbins: bins,
+      fXmin: 0,
+      fXmax: 100,
+    },
     fEntries: entries,
     fArray: counts,
   });
@@ -64,10 +72,7 @@ export class OnlineSystemSimulator {
       } catch (error) {
         this.options.logger.warn({ err: error }, 'demo online system: could not write a file');
       }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.options.tickMs);
-        signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-      });
+      await sleep(this.options.tickMs, signal);
     }
   }
 

@@ -1,12 +1,6 @@
-import { PostgresIntrospector, sql, type Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { MigrationSet } from '../db/migrations.js';
-import type { DialectName } from '../db/database.js';
-import { withIdColumn } from '../db/columns.js';
-
-// Migrations receive only the Kysely handle; its introspector tells the dialect apart.
-function dialectOf(db: Kysely<unknown>): DialectName {
-  return db.introspection instanceof PostgresIntrospector ? 'postgres' : 'sqlite';
-}
+import { dialectOf, withIdColumn } from '../db/columns.js';
 
 export const alertsMigrations: MigrationSet = {
   name: 'alerts',

@@ -1,12 +1,6 @@
-import { PostgresIntrospector, type Kysely } from 'kysely';
+import { type Kysely } from 'kysely';
 import type { MigrationSet } from '../db/migrations.js';
-import type { DialectName } from '../db/database.js';
-import { withIdColumn } from '../db/columns.js';
-
-// Migrations receive only the Kysely handle; its introspector tells the dialect apart.
-function dialectOf(db: Kysely<unknown>): DialectName {
-  return db.introspection instanceof PostgresIntrospector ? 'postgres' : 'sqlite';
-}
+import { dialectOf, withIdColumn } from '../db/columns.js';
 
 /** Users, API tokens and the settings table (which holds the cookie secret). */
 export const authMigrations: MigrationSet = {

@@ -11,8 +11,14 @@ import { InputError, NotFoundError } from '../errors.js';
 const schema = z
   .object({
     database: z.string().default('sqlite:./x.db'),
-    server: z.object({ port: z.number().int().default(8080), host: z.string().default('127.0.0.1') }).strict().prefault({}),
-    section: z.object({ dir: z.string(), list: z.array(z.object({ path: z.string() })).default([]) }).strict().optional(),
+    server: z
+      .object({ port: z.number().int().default(8080), host: z.string().default('127.0.0.1') })
+      .strict()
+      .prefault({}),
+    section: z
+      .object({ dir: z.string(), list: z.array(z.object({ path: z.string() })).default([]) })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -40,15 +46,22 @@ test('every invalid key is reported at once with its path', () => {
   assert.ok(error instanceof InputError);
   assert.equal(error.code, 'CONFIG_INVALID');
   for (const where of ['server.port', 'server', 'section.dir', 'section.list.0.path', '(top level)']) {
-    assert.match(error.message, new RegExp(`${where.replace(/[.()]/g, '\\$&')}:`), `missing ${where} in ${error.message}`);
+    assert.match(
+      error.message,
+      new RegExp(`${where.replace(/[.()]/g, '\\$&')}:`),
+      `missing ${where} in ${error.message}`,
+    );
   }
   assert.ok((error.details as { problems: string[] }).problems.length >= 5);
 });
 
 test('YAML syntax errors name the line', () => {
-  assert.throws(() => parseConfigText('server:\n  port: [1,\n', base), (e: unknown) => {
-    return e instanceof InputError && /line \d+/.test(e.message);
-  });
+  assert.throws(
+    () => parseConfigText('server:\n  port: [1,\n', base),
+    (e: unknown) => {
+      return e instanceof InputError && /line \d+/.test(e.message);
+    },
+  );
 });
 
 test('${ENV}, ${ENV:-default} and ${file:…} are substituted; a missing variable is an error naming it', () => {
@@ -87,8 +100,14 @@ test('a missing file is NotFound and says how to create one', () => {
 });
 
 test('secrets are masked', () => {
-  const masked = maskSecrets({ database: 'postgres://u:pw@h/db', alerts: { password: 'x', url: 'smtp://a:b@c' } });
-  assert.deepEqual(masked, { database: 'postgres://u:***@h/db', alerts: { password: '***', url: 'smtp://a:***@c' } });
+  const masked = maskSecrets({
+    database: 'postgres://u:pw@h/db',
+    alerts: { password: 'x', url: 'smtp://a:b@c' },
+  });
+  assert.deepEqual(masked, {
+    database: 'postgres://u:***@h/db',
+    alerts: { password: '***', url: 'smtp://a:***@c' },
+  });
 });
 
 test('property: any text gives a config or an InputError, never a crash', () => {
@@ -118,8 +137,22 @@ test('property: any JSON value as the document gives a config or an InputError',
 });
 
 function yamlish() {
-  const key = fc.constantFrom('database', 'server', 'port', 'host', 'section', 'dir', 'list', '${X}', '- ', ':', '&a', '*a', '!!int');
-  return fc.array(fc.tuple(fc.nat(4), key, fc.oneof(key, fc.integer().map(String), fc.string())), { maxLength: 8 }).map((lines) =>
-    lines.map(([indent, k, v]) => `${' '.repeat(indent)}${k}: ${v}`).join('\n'),
+  const key = fc.constantFrom(
+    'database',
+    'server',
+    'port',
+    'host',
+    'section',
+    'dir',
+    'list',
+    '${X}',
+    '- ',
+    ':',
+    '&a',
+    '*a',
+    '!!int',
   );
+  return fc
+    .array(fc.tuple(fc.nat(4), key, fc.oneof(key, fc.integer().map(String), fc.string())), { maxLength: 8 })
+    .map((lines) => lines.map(([indent, k, v]) => `${' '.repeat(indent)}${k}: ${v}`).join('\n'));
 }

@@ -79,14 +79,24 @@ export function parseConfigText<T>(
     throw new InputError('CONFIG_INVALID', `${label} is not valid YAML: ${coerceError(error).message}`);
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new InputError('CONFIG_INVALID', `${label}: the top level must be a mapping of keys (database:, server:, …)`);
+    throw new InputError(
+      'CONFIG_INVALID',
+      `${label}: the top level must be a mapping of keys (database:, server:, …)`,
+    );
   }
   const problems: string[] = [];
-  const substituted = substitute(raw, [], options.env ?? process.env, options.baseDir, problems) as Record<string, unknown>;
+  const substituted = substitute(raw, [], options.env ?? process.env, options.baseDir, problems) as Record<
+    string,
+    unknown
+  >;
   if (problems.length > 0) {
-    throw new InputError('CONFIG_INVALID', `${label} has ${problems.length} problem(s):\n  ${problems.join('\n  ')}`, {
-      details: { problems },
-    });
+    throw new InputError(
+      'CONFIG_INVALID',
+      `${label} has ${problems.length} problem(s):\n  ${problems.join('\n  ')}`,
+      {
+        details: { problems },
+      },
+    );
   }
   options.overrides?.(substituted);
   const parsed = options.schema.safeParse(substituted);
@@ -95,9 +105,13 @@ export function parseConfigText<T>(
       const where = issue.path.length > 0 ? issue.path.map(String).join('.') : '(top level)';
       return `${where}: ${issue.message}`;
     });
-    throw new InputError('CONFIG_INVALID', `${label} has ${issues.length} invalid key(s):\n  ${issues.join('\n  ')}`, {
-      details: { problems: issues },
-    });
+    throw new InputError(
+      'CONFIG_INVALID',
+      `${label} has ${issues.length} invalid key(s):\n  ${issues.join('\n  ')}`,
+      {
+        details: { problems: issues },
+      },
+    );
   }
   const config = parsed.data;
   for (const key of options.pathKeys ?? []) resolvePathKey(config, key.split('.'), options.baseDir);
@@ -106,7 +120,13 @@ export function parseConfigText<T>(
 
 const REFERENCE = /\$\{([^}]*)\}/g;
 
-function substitute(value: unknown, at: string[], env: NodeJS.ProcessEnv, baseDir: string, problems: string[]): unknown {
+function substitute(
+  value: unknown,
+  at: string[],
+  env: NodeJS.ProcessEnv,
+  baseDir: string,
+  problems: string[],
+): unknown {
   if (typeof value === 'string') {
     return value.replace(REFERENCE, (_match, inner: string) => {
       const where = at.join('.') || '(top level)';
@@ -121,7 +141,9 @@ function substitute(value: unknown, at: string[], env: NodeJS.ProcessEnv, baseDi
       }
       const [name = '', fallback] = inner.split(':-', 2);
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
-        problems.push(`${where}: "\${${inner}}" is not a valid reference; use \${NAME}, \${NAME:-default} or \${file:path}`);
+        problems.push(
+          `${where}: "\${${inner}}" is not a valid reference; use \${NAME}, \${NAME:-default} or \${file:path}`,
+        );
         return '';
       }
       const found = env[name];
@@ -131,7 +153,8 @@ function substitute(value: unknown, at: string[], env: NodeJS.ProcessEnv, baseDi
       return '';
     });
   }
-  if (Array.isArray(value)) return value.map((item, i) => substitute(item, [...at, String(i)], env, baseDir, problems));
+  if (Array.isArray(value))
+    return value.map((item, i) => substitute(item, [...at, String(i)], env, baseDir, problems));
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) out[k] = substitute(v, [...at, k], env, baseDir, problems);

@@ -19,7 +19,11 @@ export const serverSchema = z
     /** Reads (GET) need no login when true. Writes always need operator or admin. */
     publicRead: z.boolean().default(true),
     /** Largest accepted upload, bytes. Default 256 MiB. */
-    maxUploadBytes: z.number().int().positive().default(256 * 1024 * 1024),
+    maxUploadBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(256 * 1024 * 1024),
     /** Failed logins allowed per client and minute. */
     loginRateLimitPerMinute: z.number().int().positive().default(10),
   })

@@ -38,18 +38,25 @@ export function maskUrl(url: string): string {
  * Opens `sqlite:<path>` (better-sqlite3, WAL) or `postgres://…` (pg pool).
  * Relative SQLite paths are resolved against `baseDir` (the config file's folder).
  */
-export async function openDatabase(url: string, options: { baseDir?: string; poolSize?: number } = {}): Promise<Database> {
+export async function openDatabase(
+  url: string,
+  options: { baseDir?: string; poolSize?: number } = {},
+): Promise<Database> {
   const displayUrl = maskUrl(url);
   if (url.startsWith('sqlite:')) {
     const file = url.slice('sqlite:'.length);
-    if (file === '') throw new InputError('CONFIG_INVALID', 'database: sqlite URL needs a path, e.g. sqlite:./custodian.db');
+    if (file === '')
+      throw new InputError('CONFIG_INVALID', 'database: sqlite URL needs a path, e.g. sqlite:./custodian.db');
     const resolved = file === ':memory:' ? file : path.resolve(options.baseDir ?? process.cwd(), file);
     if (resolved !== ':memory:') fs.mkdirSync(path.dirname(resolved), { recursive: true });
     let sqlite: SqliteDatabase.Database;
     try {
       sqlite = new SqliteDatabase(resolved);
     } catch (error) {
-      throw new UnavailableError('DB_UNAVAILABLE', `cannot open SQLite database ${resolved}: ${coerceError(error).message}`);
+      throw new UnavailableError(
+        'DB_UNAVAILABLE',
+        `cannot open SQLite database ${resolved}: ${coerceError(error).message}`,
+      );
     }
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('busy_timeout = 10000');
@@ -84,7 +91,12 @@ export async function openDatabase(url: string, options: { baseDir?: string; poo
       dialect: 'postgres',
       displayUrl,
       db,
-      close: () => db.destroy(),
+      close: async () => {
+        await db.destroy();
+        // Kysely ends the pool only if it ever used it; the connection check above opened a
+        // client that would otherwise keep the process alive for pg's idle timeout.
+        if (!pool.ended) await pool.end();
+      },
     };
   }
   throw new InputError(

@@ -1,6 +1,6 @@
 import { Migrator, type Migration, type MigrationResult } from 'kysely';
 import type { Database } from './database.js';
-import { InternalError } from '../errors.js';
+import { InternalError, coerceError } from '../errors.js';
 
 /**
  * Each part of Custodian (core auth, alerts, queue, and each module) owns a set of migrations
@@ -27,11 +27,19 @@ function migratorFor(database: Database, set: MigrationSet): Migrator {
   });
 }
 
-export async function migrateToLatest(database: Database, sets: readonly MigrationSet[]): Promise<MigrationReport[]> {
+export async function migrateToLatest(
+  database: Database,
+  sets: readonly MigrationSet[],
+): Promise<MigrationReport[]> {
   const reports: MigrationReport[] = [];
   for (const set of sets) {
     const { error, results } = await migratorFor(database, set).migrateToLatest();
-    if (error) throw new InternalError('DB_MIGRATION_FAILED', `migration of ${set.name} failed: ${String(error)}`, { cause: error });
+    if (error)
+      throw new InternalError(
+        'DB_MIGRATION_FAILED',
+        `migration of ${set.name} failed: ${coerceError(error).message}`,
+        { cause: error },
+      );
     reports.push({ set: set.name, results: results ?? [] });
   }
   return reports;
@@ -43,7 +51,12 @@ export async function migrateAllDown(database: Database, sets: readonly Migratio
     const migrator = migratorFor(database, set);
     for (;;) {
       const { error, results } = await migrator.migrateDown();
-      if (error) throw new InternalError('DB_MIGRATION_FAILED', `rollback of ${set.name} failed: ${String(error)}`, { cause: error });
+      if (error)
+        throw new InternalError(
+          'DB_MIGRATION_FAILED',
+          `rollback of ${set.name} failed: ${coerceError(error).message}`,
+          { cause: error },
+        );
       if (!results || results.length === 0) break;
     }
   }

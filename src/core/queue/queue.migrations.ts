@@ -1,12 +1,6 @@
-import { PostgresAdapter, sql, type Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { MigrationSet } from '../db/migrations.js';
-import type { DialectName } from '../db/database.js';
-import { withIdColumn } from '../db/columns.js';
-
-// Migrations receive a bare Kysely instance; the adapter tells which dialect's DDL to emit.
-function dialectOf(db: Kysely<unknown>): DialectName {
-  return db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
-}
+import { dialectOf, withIdColumn } from '../db/columns.js';
 
 /** The `jobs` table of the in-process queue (portable: runs on SQLite and PostgreSQL). */
 export const queueMigrations: MigrationSet = {

@@ -25,7 +25,12 @@ export { ingestMigrations } from './ingest.migrations.js';
 export { ingestRoutes, type IngestRoutesOptions } from './ingest.routes.js';
 export { registerIngestCommands, type IngestCommandDeps } from './ingest.commands.js';
 export { ingestConfigSchema, type IngestConfig } from './ingest.schema.js';
-export { IngestService, type IngestServiceDeps, type IngestServiceConfig, type PassOptions } from './ingest.service.js';
+export {
+  IngestService,
+  type IngestServiceDeps,
+  type IngestServiceConfig,
+  type PassOptions,
+} from './ingest.service.js';
 export { IngestRepository, type IngestSnapshot } from './ingest.repository.js';
 export { IngestWatchDaemon, type IngestWatchOptions } from './ingest.daemon.js';
 export { INGEST_PASS_TASK, ingestPassTask, ingestTasks } from './ingest.jobs.js';
@@ -33,6 +38,7 @@ export { MoveAdapter, type MoveAdapterOptions, type FsOps } from './move.adapter
 export { parseName, parseDropName, parseProcessedName, uploadFileName } from './name.parser.js';
 export { validateRootFile } from './root-file.validator.js';
 export type * from './ingest.types.js';
+export { SKIP_REASONS } from './ingest.types.js';
 export type { IngestFileSystem } from './ingest.ports.js';
 
 export interface IngestModuleDeps {

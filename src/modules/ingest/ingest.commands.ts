@@ -29,12 +29,17 @@ interface JsonOption {
 const DEFAULT_TIMEZONE = 'Europe/Zurich';
 
 function parseCount(value: string, what: string): number {
-  if (!/^\d{1,9}$/.test(value)) throw new InputError('INGEST_BAD_ARGUMENT', `${what} must be a non-negative integer, got "${value}"`);
+  if (!/^\d{1,9}$/.test(value))
+    throw new InputError('INGEST_BAD_ARGUMENT', `${what} must be a non-negative integer, got "${value}"`);
   return Number(value);
 }
 
 /** A progress bar on a TTY for long work, nothing otherwise (never with --json). */
-function progress(deps: IngestCommandDeps, json: boolean, unit: string): { listener?: ProgressListener; stop(): void } {
+function progress(
+  deps: IngestCommandDeps,
+  json: boolean,
+  unit: string,
+): { listener?: ProgressListener; stop(): void } {
   const stream = deps.progressStream ?? process.stderr;
   if (json || !stream.isTTY) return { stop: () => undefined };
   let bar: cliProgress.SingleBar | undefined;
@@ -59,18 +64,38 @@ function timestampText(seconds: number): string {
 }
 
 function renderPass(result: PassResult): string {
-  const lines = [`moved ${result.moved.length}, skipped ${result.skipped.length}, errors ${result.errors.length}`];
+  const lines = [
+    `moved ${result.moved.length}, skipped ${result.skipped.length}, errors ${result.errors.length}`,
+  ];
   if (result.moved.length > 0) {
-    lines.push('', formatTable(['source', 'target'], result.moved.map((m) => [m.source, m.target])));
+    lines.push(
+      '',
+      formatTable(
+        ['source', 'target'],
+        result.moved.map((m) => [m.source, m.target]),
+      ),
+    );
   }
   if (result.skipped.length > 0) {
-    lines.push('', formatTable(['skipped', 'reason'], result.skipped.map((s) => [s.source, s.reason])));
+    lines.push(
+      '',
+      formatTable(
+        ['skipped', 'reason'],
+        result.skipped.map((s) => [s.source, s.reason]),
+      ),
+    );
     if (result.skipped.some((s) => s.reason === 'unparsable-name')) {
       lines.push('(`custodian ingest parse-name NAME` says what is wrong with a name)');
     }
   }
   if (result.errors.length > 0) {
-    lines.push('', formatTable(['error', 'message'], result.errors.map((e) => [e.source, e.message])));
+    lines.push(
+      '',
+      formatTable(
+        ['error', 'message'],
+        result.errors.map((e) => [e.source, e.message]),
+      ),
+    );
   }
   return lines.join('\n');
 }
@@ -83,10 +108,18 @@ function filesText(files: Record<string, number>): string {
 }
 
 function renderRuns(page: RunPage): string {
-  if (page.items.length === 0) return page.total === 0 ? 'no runs yet' : `no runs on this page (${page.total} in all)`;
+  if (page.items.length === 0)
+    return page.total === 0 ? 'no runs yet' : `no runs on this page (${page.total} in all)`;
   const table = formatTable(
     ['run', 'mode', 'replay', 'start (UTC)', 'minutes', 'files'],
-    page.items.map((r) => [r.run, r.mode, r.replay ? 'yes' : '', r.firstFileAt, r.lengthMinutes, filesText(r.files)]),
+    page.items.map((r) => [
+      r.run,
+      r.mode,
+      r.replay ? 'yes' : '',
+      r.firstFileAt,
+      r.lengthMinutes,
+      filesText(r.files),
+    ]),
   );
   return `${table}\n${page.items.length} of ${page.total} runs`;
 }
@@ -98,7 +131,12 @@ function renderRun(run: RunDetail): string {
   ];
   for (const [subsystem, files] of Object.entries(run.subsystems)) {
     lines.push('', `${subsystem} (${files.length} files)`);
-    lines.push(formatTable(['timestamp', 'size', 'path'], files.map((f) => [timestampText(f.timestamp), f.size, f.path])));
+    lines.push(
+      formatTable(
+        ['timestamp', 'size', 'path'],
+        files.map((f) => [timestampText(f.timestamp), f.size, f.path]),
+      ),
+    );
   }
   return lines.join('\n');
 }
@@ -127,7 +165,9 @@ function renderName(parsed: ParsedName): string {
 /** `custodian ingest once|watch|runs|run|parse-name|rebuild`. */
 export function registerIngestCommands(program: Command, deps: IngestCommandDeps): void {
   const out = (options: JsonOption) => deps.output({ json: options.json === true });
-  const ingest = program.command('ingest').description('organize histogram files from the online system into Run<run>/<SYS>/ trees');
+  const ingest = program
+    .command('ingest')
+    .description('organize histogram files from the online system into Run<run>/<SYS>/ trees');
 
   ingest
     .command('once')
@@ -148,7 +188,9 @@ export function registerIngestCommands(program: Command, deps: IngestCommandDeps
 
   ingest
     .command('watch')
-    .description('keep organizing every ingest.intervalSeconds (stops on SIGINT/SIGTERM or when ingest.killFile exists)')
+    .description(
+      'keep organizing every ingest.intervalSeconds (stops on SIGINT/SIGTERM or when ingest.killFile exists)',
+    )
     .action(async () => {
       const controller = new AbortController();
       const dispose = installStopSignals(controller, { logger: deps.logger?.() ?? createLogger() });
@@ -185,7 +227,10 @@ export function registerIngestCommands(program: Command, deps: IngestCommandDeps
     .command('parse-name <name>')
     .description('explain a file name (drop-directory, organized, combined or time-slice)')
     .option('--json', 'print JSON')
-    .option('--timezone <zone>', 'zone of the times in the name (default: ingest.timezone, else Europe/Zurich)')
+    .option(
+      '--timezone <zone>',
+      'zone of the times in the name (default: ingest.timezone, else Europe/Zurich)',
+    )
     .action((name: string, options: JsonOption & { timezone?: string }) => {
       const zone = options.timezone ?? deps.timezone?.() ?? DEFAULT_TIMEZONE;
       out(options).result(parseName(name, zone), renderName);
@@ -201,7 +246,10 @@ export function registerIngestCommands(program: Command, deps: IngestCommandDeps
       try {
         const result = await service.rebuild({ onProgress: bar.listener });
         bar.stop();
-        out(options).result(result, (r) => `rebuilt the database from the tree: ${r.runs} runs, ${r.files} files`);
+        out(options).result(
+          result,
+          (r) => `rebuilt the database from the tree: ${r.runs} runs, ${r.files} files`,
+        );
       } finally {
         bar.stop();
       }

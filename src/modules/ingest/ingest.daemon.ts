@@ -2,7 +2,8 @@
  * `ingest watch`: the organizer as a daemon.
  *
  * States: idle (check the kill file; stop if it exists or the signal aborted) → pass (one
- * organize pass over the drop directory; a failed pass is logged and alerted, never fatal) →
+ * organize pass over the drop directory; a failed pass is logged and alerted, never fatal, and
+ * the alert is resolved by the next pass that succeeds) →
  * sleep `intervalSeconds` (cut short by the signal) → idle. A pass is idempotent and finishes
  * what an interrupted pass left, so stopping at any point, even with kill -9, loses nothing.
  * SIGINT/SIGTERM abort the signal: the current pass completes, then the daemon returns.
@@ -11,6 +12,8 @@ import type { Daemon } from '../../core/lifecycle/daemon.js';
 import { runLoop as coreRunLoop, type LoopOptions, type LoopResult } from '../../core/lifecycle/loop.js';
 import type { Logger } from '../../core/logger.js';
 import type { AlertSink, PassResult } from './ingest.types.js';
+
+const PASS_FAILED = 'INGEST_PASS_FAILED';
 
 export interface IngestWatchOptions {
   service: { runPass(): Promise<PassResult> };
@@ -32,6 +35,7 @@ export class IngestWatchDaemon implements Daemon {
   async start(signal: AbortSignal): Promise<void> {
     const { service, alerts, logger } = this.options;
     const runLoop = this.options.runLoop ?? coreRunLoop;
+    let failing = false;
     const result = await runLoop({
       name: this.name,
       signal,
@@ -39,21 +43,21 @@ export class IngestWatchDaemon implements Daemon {
       killFile: this.options.killFile,
       logger,
       iteration: async () => {
-        const pass = await service.runPass();
-        if (pass.moved.length > 0 || pass.errors.length > 0) {
-          logger.info(
-            { moved: pass.moved.length, skipped: pass.skipped.length, errors: pass.errors.length },
-            'ingest watch: pass done',
-          );
+        await service.runPass();
+        if (failing) {
+          failing = false;
+          await alerts.resolve?.(PASS_FAILED, this.name);
         }
       },
-      onError: (error) =>
-        alerts.raise({
-          code: 'INGEST_PASS_FAILED',
+      onError: async (error) => {
+        failing = true;
+        await alerts.raise({
+          code: PASS_FAILED,
           severity: 'critical',
           message: `an ingest pass failed: ${error.message}; files stay in the drop directory and the next pass retries`,
-          key: 'ingest:watch',
-        }),
+          key: this.name,
+        });
+      },
     });
     logger.info({ stoppedBy: result.stoppedBy, passes: result.iterations }, 'ingest watch stopped');
   }

@@ -8,7 +8,9 @@ export const INGEST_PASS_TASK = 'ingest:pass';
  * `ingest:pass` runs one organize pass. Idempotent: a pass that runs twice (a retry after a
  * crash) finds the files already moved and finishes whatever the first one left.
  */
-export function ingestPassTask(service: () => Promise<IngestService> | IngestService): TaskDefinition<IngestPassPayload> {
+export function ingestPassTask(
+  service: () => Promise<IngestService> | IngestService,
+): TaskDefinition<IngestPassPayload> {
   return defineTask({
     name: INGEST_PASS_TASK,
     schema: ingestPassPayloadSchema,
@@ -19,6 +21,8 @@ export function ingestPassTask(service: () => Promise<IngestService> | IngestSer
 }
 
 /** Every task of the module, for `queue.register`. */
-export function ingestTasks(service: () => Promise<IngestService> | IngestService): TaskDefinition<IngestPassPayload>[] {
+export function ingestTasks(
+  service: () => Promise<IngestService> | IngestService,
+): TaskDefinition<IngestPassPayload>[] {
   return [ingestPassTask(service)];
 }

@@ -1,13 +1,6 @@
-import { PostgresAdapter, type Kysely, type Migration } from 'kysely';
-import { withIdColumn } from '../../core/db/columns.js';
-import type { DialectName } from '../../core/db/database.js';
+import type { Migration } from 'kysely';
+import { dialectOf, withIdColumn } from '../../core/db/columns.js';
 import type { MigrationSet } from '../../core/db/migrations.js';
-
-// Migrations receive only the Kysely handle; the adapter tells the dialect for withIdColumn.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function dialectOf(db: Kysely<any>): DialectName {
-  return db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
-}
 
 const runsAndFiles: Migration = {
   async up(db) {

@@ -65,7 +65,13 @@ export interface IngestFileSystem {
   /** Moves files one by one without ever replacing a target; one outcome per request, in order. */
   moveFiles(requests: readonly MoveRequest[], onProgress?: (done: number) => void): Promise<MoveOutcome[]>;
   beginJournal(runDirs: readonly string[]): Promise<Journal>;
+  /** The pass finished its work (files moved and recorded): the journal goes. */
   endJournal(journal: Journal): Promise<void>;
+  /**
+   * The pass failed before recording its work: the journal stays on disk and becomes abandoned,
+   * so the next pass (in this process or another) re-reads its runs from disk.
+   */
+  leaveJournal(journal: Journal): Promise<void>;
   /** Journals left by passes that died (or failed) before finishing. */
   abandonedJournals(): Promise<Journal[]>;
   /**

@@ -53,7 +53,9 @@ const IDS_PER_QUERY = 1000;
  * jsonb_array_elements and typed casts.
  */
 function jsonRows(dialect: DialectName, json: string) {
-  return dialect === 'postgres' ? sql`jsonb_array_elements(${json}::jsonb) as e(value)` : sql`json_each(${json}) as e`;
+  return dialect === 'postgres'
+    ? sql`jsonb_array_elements(${json}::jsonb) as e(value)`
+    : sql`json_each(${json}) as e`;
 }
 
 function jsonRowColumns(dialect: DialectName) {
@@ -186,11 +188,17 @@ export class IngestRepository {
         select ${jsonRowColumns(this.dialect)} from ${jsonRows(this.dialect, json)}
         where true -- SQLite reads "on conflict" right after a FROM as a join constraint without it
         on conflict (path) do update set
-          run = excluded.run, subsystem = excluded.subsystem, timestamp = excluded.timestamp, size = excluded.size`.execute(trx);
+          run = excluded.run, subsystem = excluded.subsystem, timestamp = excluded.timestamp, size = excluded.size`.execute(
+        trx,
+      );
     }
   }
 
-  private async refreshRuns(trx: Transaction<IngestTables>, runs: readonly number[], nowMs: number): Promise<void> {
+  private async refreshRuns(
+    trx: Transaction<IngestTables>,
+    runs: readonly number[],
+    nowMs: number,
+  ): Promise<void> {
     const first = sql<number>`(select min(f.timestamp) from ingest_files f where f.run = ingest_runs.run)`;
     const last = sql<number>`(select max(f.timestamp) from ingest_files f where f.run = ingest_runs.run)`;
     for (const chunk of chunks([...new Set(runs)], IDS_PER_QUERY)) {
@@ -241,7 +249,8 @@ export class IngestRepository {
         .where('run', 'in', chunk)
         .groupBy(['run', 'subsystem'])
         .execute();
-      for (const row of rows) counts.push({ run: Number(row.run), subsystem: row.subsystem, count: Number(row.n) });
+      for (const row of rows)
+        counts.push({ run: Number(row.run), subsystem: row.subsystem, count: Number(row.n) });
     }
     return counts;
   }

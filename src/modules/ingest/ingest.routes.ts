@@ -34,11 +34,17 @@ function uploadProblem(error: unknown): Error {
   const problem = typeof code === 'string' ? MULTIPART_PROBLEMS[code] : undefined;
   if (problem !== undefined) {
     const tooLarge = code === 'FST_REQ_FILE_TOO_LARGE';
-    return new InputError(tooLarge ? 'INGEST_UPLOAD_TOO_LARGE' : 'INGEST_UPLOAD_BAD_FORM', `upload refused: ${problem}`);
+    return new InputError(
+      tooLarge ? 'INGEST_UPLOAD_TOO_LARGE' : 'INGEST_UPLOAD_BAD_FORM',
+      `upload refused: ${problem}`,
+    );
   }
   const message = coerceError(error).message;
   if (/multipart|boundary|terminated early/i.test(message)) {
-    return new InputError('INGEST_UPLOAD_BAD_FORM', `upload refused: the multipart body cannot be read (${message})`);
+    return new InputError(
+      'INGEST_UPLOAD_BAD_FORM',
+      `upload refused: the multipart body cannot be read (${message})`,
+    );
   }
   return coerceError(error);
 }
@@ -55,7 +61,10 @@ async function readUpload(request: FastifyRequest, maxBytes: number): Promise<Up
       if (part.type === 'file') {
         const content = await part.toBuffer();
         if (part.fieldname !== 'file') {
-          throw new InputError('INGEST_UPLOAD_BAD_FORM', `unexpected file field "${part.fieldname}"; send the file as "file"`);
+          throw new InputError(
+            'INGEST_UPLOAD_BAD_FORM',
+            `unexpected file field "${part.fieldname}"; send the file as "file"`,
+          );
         }
         bytes = content;
       } else {
@@ -65,11 +74,14 @@ async function readUpload(request: FastifyRequest, maxBytes: number): Promise<Up
   } catch (error) {
     throw uploadProblem(error);
   }
-  if (bytes === undefined) throw new InputError('INGEST_UPLOAD_NO_FILE', 'no file in the upload; send it as the form field "file"');
+  if (bytes === undefined)
+    throw new InputError('INGEST_UPLOAD_NO_FILE', 'no file in the upload; send it as the form field "file"');
   const parsed = uploadFieldsSchema.safeParse(fields);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => issue.message).join('; ');
-    throw new InputError('INGEST_UPLOAD_BAD_FIELD', `upload refused: ${problems}`, { details: { fields: Object.keys(fields) } });
+    throw new InputError('INGEST_UPLOAD_BAD_FIELD', `upload refused: ${problems}`, {
+      details: { fields: Object.keys(fields) },
+    });
   }
   return { ...parsed.data, bytes };
 }
@@ -109,6 +121,10 @@ export const ingestRoutes: FastifyPluginAsyncZod<IngestRoutesOptions> = (app, { 
       schema: {
         tags: ['ingest'],
         summary: 'DQM upload: multipart file + run, timestamp (unix s), agent; stored in the drop directory',
+        description:
+          'multipart/form-data with the fields file (a ROOT file, at most ingest.maxUploadBytes), run (integer), ' +
+          'timestamp (unix seconds) and agent (a configured subsystem). Stored as ' +
+          '<agent>histos_<run>_DQM_<local time>.root in the drop directory; the next pass organizes it.',
         consumes: ['multipart/form-data'],
         response: { 201: uploadResultSchema },
       },

@@ -10,9 +10,7 @@ export const ingestConfigSchema = z
     /** Root of the organized tree (`Run<run>/<SYS>/…`). */
     dataDir: z.string().min(1),
     /** Subsystems to accept; a file of any other subsystem stays in the drop directory. */
-    subsystems: z
-      .array(z.string().regex(/^[A-Za-z0-9]+$/, 'subsystem names are letters and digits'))
-      .min(1),
+    subsystems: z.array(z.string().regex(/^[A-Za-z0-9]+$/, 'subsystem names are letters and digits')).min(1),
     /** IANA zone of the times in file names. Default Europe/Zurich. */
     timezone: z
       .string()

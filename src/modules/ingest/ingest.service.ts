@@ -171,6 +171,24 @@ export class IngestService {
       if (!seen || item.name.timestamp < seen.timestamp) firstMode.set(item.runDir, item.name);
     }
     const journal = await this.files.beginJournal([...firstMode.keys()]);
+    try {
+      const result = await this.moveAndRecord(plan, firstMode, options, skipped, errors);
+      await this.files.endJournal(journal);
+      return result;
+    } catch (error) {
+      // Files may have moved without their rows: the journal stays for the next pass.
+      await this.files.leaveJournal(journal);
+      throw error;
+    }
+  }
+
+  private async moveAndRecord(
+    plan: readonly PlannedMove[],
+    firstMode: ReadonlyMap<string, DropName>,
+    options: PassOptions,
+    skipped: SkippedFile[],
+    errors: FileError[],
+  ): Promise<PassResult> {
     const runModes = new Map<string, string>();
     const unusable = new Map<string, string>();
     for (const [runDir, name] of firstMode) {
@@ -187,8 +205,11 @@ export class IngestService {
       else errors.push({ source: item.source, message: problem });
     }
 
-    const requests: MoveRequest[] = movable.map((m) => ({ source: m.source, target: m.target }));
-    const outcomes = await this.files.moveFiles(requests, (done) => options.onProgress?.(done, requests.length));
+    // A PlannedMove is a MoveRequest (source, target): no second object per file.
+    const requests: readonly MoveRequest[] = movable;
+    const outcomes = await this.files.moveFiles(requests, (done) =>
+      options.onProgress?.(done, requests.length),
+    );
 
     const moved: MovedFile[] = [];
     const fileRows = new Map<string, FileRecord>();
@@ -204,7 +225,11 @@ export class IngestService {
       });
       const existing = runRows.get(item.name.run);
       if (!existing || (existing.replay && !item.replay)) {
-        runRows.set(item.name.run, { run: item.name.run, mode: runModes.get(item.runDir) ?? 'U', replay: item.replay });
+        runRows.set(item.name.run, {
+          run: item.name.run,
+          mode: runModes.get(item.runDir) ?? 'U',
+          replay: item.replay,
+        });
       }
     };
     const movedEntry = (item: PlannedMove, target: string): MovedFile => ({
@@ -241,15 +266,18 @@ export class IngestService {
       }
     });
 
-    // If this throws, the journal stays and the next pass re-reads these runs from disk.
     await this.repository.recordFiles([...runRows.values()], [...fileRows.values()], this.clock());
-    await this.files.endJournal(journal);
 
     for (const collision of collisions) await this.raiseCollision(collision);
     if (errors.length > 0) {
       this.logger.warn({ errors: errors.length }, 'ingest pass: some files could not be moved');
     }
-    this.logger.info({ moved: moved.length, skipped: skipped.length, errors: errors.length }, 'ingest pass done');
+    // A watcher passes every few seconds; only passes that did something deserve an info line.
+    const quiet = moved.length === 0 && errors.length === 0;
+    this.logger[quiet ? 'debug' : 'info'](
+      { moved: moved.length, skipped: skipped.length, errors: errors.length },
+      'ingest pass done',
+    );
     return { moved, skipped, errors };
   }
 
@@ -284,7 +312,10 @@ export class IngestService {
     }
     await this.repository.recordFiles([...runs.values()], files, this.clock());
     for (const journal of journals) await this.files.endJournal(journal);
-    this.logger.warn({ journals: journals.length, runDirs }, 'ingest: finished the work of an interrupted pass');
+    this.logger.warn(
+      { journals: journals.length, runDirs },
+      'ingest: finished the work of an interrupted pass',
+    );
   }
 
   /** Files and mode of one run directory as they are on disk. */
@@ -331,7 +362,9 @@ export class IngestService {
       const replays = await this.files.listData(REPLAY_DIR);
       const runDirs = [
         ...top.filter((e) => e.type === 'directory' && RUN_DIR_RE.test(e.name)).map((e) => e.name),
-        ...replays.filter((e) => e.type === 'directory' && RUN_DIR_RE.test(e.name)).map((e) => `${REPLAY_DIR}/${e.name}`),
+        ...replays
+          .filter((e) => e.type === 'directory' && RUN_DIR_RE.test(e.name))
+          .map((e) => `${REPLAY_DIR}/${e.name}`),
       ];
       const journals = await this.files.abandonedJournals();
       await this.files.removeStaleTemps(runDirs);
@@ -413,7 +446,10 @@ export class IngestService {
       throw new InputError('INGEST_UPLOAD_BAD_FIELD', `run must be a non-negative integer, got ${input.run}`);
     }
     if (!Number.isSafeInteger(input.timestamp) || input.timestamp < 0) {
-      throw new InputError('INGEST_UPLOAD_BAD_FIELD', `timestamp must be unix seconds, got ${input.timestamp}`);
+      throw new InputError(
+        'INGEST_UPLOAD_BAD_FIELD',
+        `timestamp must be unix seconds, got ${input.timestamp}`,
+      );
     }
     localTimeOf(input.timestamp, this.config.timezone); // range check with a clear message
     if (input.bytes.byteLength > this.config.maxUploadBytes) {
@@ -425,7 +461,10 @@ export class IngestService {
     await this.validateUpload(input.bytes);
     const stored = uploadFileName(input.agent, input.run, input.timestamp, this.config.timezone);
     const outcome = await this.files.storeInDrop(stored, input.bytes);
-    this.logger.info({ stored, size: input.bytes.byteLength, outcome }, 'ingest: upload stored in the drop directory');
+    this.logger.info(
+      { stored, size: input.bytes.byteLength, outcome },
+      'ingest: upload stored in the drop directory',
+    );
     return { stored, size: input.bytes.byteLength };
   }
 }

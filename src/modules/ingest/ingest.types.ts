@@ -140,13 +140,16 @@ export type ProgressListener = (done: number, total: number) => void;
  * port here lets the module be tested without the alert channels.
  */
 export interface AlertSink {
+  /** Stores and notifies (de-duplicated per code and key by the alerts service). */
   raise(alert: {
     code: string;
     severity: 'info' | 'warning' | 'critical';
     message: string;
     details?: unknown;
     key?: string;
-  }): Promise<void>;
+  }): Promise<unknown>;
+  /** Marks the active alert of `code` (and `key`) resolved, when the sink supports it. */
+  resolve?(code: string, key?: string): Promise<unknown>;
 }
 
 /** Wall clock in unix milliseconds; injected so settle checks are testable. */

@@ -63,8 +63,11 @@ const TEMP_SUFFIX = '.custodian-tmp';
 const TEMP_RE = /~([0-9a-f]{8})-(\d+)-[0-9a-f]+\.custodian-tmp$/;
 const JOURNAL_PREFIX = '.ingest-journal~';
 const JOURNAL_RE = /^\.ingest-journal~([0-9a-f]{8})-(\d+)-[0-9a-f]+\.json$/;
-/** Temp files and journals of another host count as abandoned after this long. */
-const FOREIGN_STALE_MS = 24 * 3600 * 1000;
+/**
+ * Temp files and journals of another host (whose processes we cannot see) count as abandoned
+ * after this long; so do ours whose pid now belongs to an unrelated process.
+ */
+const STALE_MS = 24 * 3600 * 1000;
 const MAX_DUPLICATES = 10_000;
 const COMPARE_CHUNK = 1 << 20;
 
@@ -91,9 +94,9 @@ function pidAlive(pid: number): boolean {
 
 /** Whether a temp/journal written by (host, pid) can no longer be in use. */
 function abandoned(host: string, pid: number, name: string, active: Set<string>, mtimeMs: number): boolean {
-  if (host !== HOST) return Date.now() - mtimeMs > FOREIGN_STALE_MS;
-  if (pid === process.pid) return !active.has(name);
-  return !pidAlive(pid);
+  if (pid === process.pid && host === HOST) return !active.has(name);
+  if (Date.now() - mtimeMs > STALE_MS) return true;
+  return host === HOST && !pidAlive(pid);
 }
 
 function entryType(stat: fs.Stats | fs.Dirent): EntryType {
@@ -122,7 +125,7 @@ function sameContent(a: string, b: string): boolean {
   try {
     const ba = Buffer.allocUnsafe(Math.min(COMPARE_CHUNK, Math.max(1, sa.size)));
     const bb = Buffer.allocUnsafe(ba.length);
-    for (let offset = 0; offset < sa.size; ) {
+    for (let offset = 0; offset < sa.size;) {
       const na = fs.readSync(fa, ba, 0, ba.length, offset);
       const nb = fs.readSync(fb, bb, 0, bb.length, offset);
       if (na !== nb || na === 0) return false;
@@ -221,6 +224,10 @@ export class MoveAdapter implements IngestFileSystem {
   }
 
   listDrop(): Promise<DropEntry[]> {
+    return promised(() => this.listDropSync());
+  }
+
+  private listDropSync(): DropEntry[] {
     const dir = this.root().drop;
     const names = fs.readdirSync(dir).sort();
     const entries: DropEntry[] = [];
@@ -235,18 +242,22 @@ export class MoveAdapter implements IngestFileSystem {
       const stat = fs.lstatSync(file, { throwIfNoEntry: false });
       if (stat) entries.push({ name, type: entryType(stat), size: stat.size, mtimeMs: stat.mtimeMs });
     }
-    return Promise.resolve(entries);
+    return entries;
   }
 
   listData(dir: string): Promise<DataEntry[]> {
+    return promised(() => this.listDataSync(dir));
+  }
+
+  private listDataSync(dir: string): DataEntry[] {
     const full = dir === '' ? this.root().data : this.dataPath(dir);
     let dirents: fs.Dirent[];
     try {
       const stat = fs.lstatSync(full);
-      if (!stat.isDirectory()) return Promise.resolve([]);
+      if (!stat.isDirectory()) return [];
       dirents = fs.readdirSync(full, { withFileTypes: true });
     } catch (error) {
-      if (errno(error) === 'ENOENT') return Promise.resolve([]);
+      if (errno(error) === 'ENOENT') return [];
       throw error;
     }
     const entries: DataEntry[] = [];
@@ -263,11 +274,11 @@ export class MoveAdapter implements IngestFileSystem {
       }
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    return Promise.resolve(entries);
+    return entries;
   }
 
   readRunInfo(runDir: string): Promise<string | undefined> {
-    return Promise.resolve(this.readRunInfoSync(path.join(this.dataPath(runDir), 'runInfo.yaml')));
+    return promised(() => this.readRunInfoSync(path.join(this.dataPath(runDir), 'runInfo.yaml')));
   }
 
   private readRunInfoSync(file: string): string | undefined {
@@ -289,17 +300,20 @@ export class MoveAdapter implements IngestFileSystem {
   }
 
   ensureRunInfo(runDir: string, mode: string): Promise<string | undefined> {
+    return promised(() => this.ensureRunInfoSync(runDir, mode));
+  }
+
+  private ensureRunInfoSync(runDir: string, mode: string): string | undefined {
     const dir = this.ensureDataDir(runDir, new Set());
     const file = path.join(dir, 'runInfo.yaml');
-    if (exists(file)) return Promise.resolve(this.readRunInfoSync(file));
+    if (exists(file)) return this.readRunInfoSync(file);
     const temp = path.join(dir, tempName('runInfo.yaml'));
     activeTemps.add(path.basename(temp));
     try {
       fs.writeFileSync(temp, `hltMode: ${mode}\n`, { flag: 'wx' });
       // Content is durable before the name exists; a name lost to a power cut is simply written again.
       fsyncPath(temp);
-      const placed = this.placeNoReplace(temp, file);
-      return Promise.resolve(placed ? mode : this.readRunInfoSync(file));
+      return this.placeNoReplace(temp, file) ? mode : this.readRunInfoSync(file);
     } finally {
       rmQuiet(temp);
       activeTemps.delete(path.basename(temp));
@@ -324,7 +338,10 @@ export class MoveAdapter implements IngestFileSystem {
     }
   }
 
-  async moveFiles(requests: readonly MoveRequest[], onProgress?: (done: number) => void): Promise<MoveOutcome[]> {
+  async moveFiles(
+    requests: readonly MoveRequest[],
+    onProgress?: (done: number) => void,
+  ): Promise<MoveOutcome[]> {
     const outcomes: MoveOutcome[] = [];
     const known = new Set<string>();
     const dirs = new Map<string, string>();
@@ -373,7 +390,10 @@ export class MoveAdapter implements IngestFileSystem {
         if (placement === 'different') continue;
         return { kind: 'duplicate', target: `${targetRel}.dup-${n}`, originalSize };
       }
-      return { kind: 'failed', message: `${MAX_DUPLICATES} different files already hold ${targetRel}.dup-<n>` };
+      return {
+        kind: 'failed',
+        message: `${MAX_DUPLICATES} different files already hold ${targetRel}.dup-<n>`,
+      };
     } catch (error) {
       return { kind: 'failed', message: coerceError(error).message };
     }
@@ -413,6 +433,15 @@ export class MoveAdapter implements IngestFileSystem {
 
   private copyAcross(source: string, target: string): Placement {
     if (exists(target)) return this.settleExisting(source, target);
+    // copyFile follows links: refuse a source swapped for a link since it was listed.
+    const stat = fs.lstatSync(source, { throwIfNoEntry: false });
+    if (!stat) return 'vanished';
+    if (!stat.isFile()) {
+      throw new IntegrityError(
+        'INGEST_NOT_A_FILE',
+        `${source} is no longer a regular file; it was left in place`,
+      );
+    }
     const dir = path.dirname(target);
     const temp = path.join(dir, tempName(path.basename(target)));
     activeTemps.add(path.basename(temp));
@@ -449,6 +478,10 @@ export class MoveAdapter implements IngestFileSystem {
   }
 
   beginJournal(runDirs: readonly string[]): Promise<Journal> {
+    return promised(() => this.beginJournalSync(runDirs));
+  }
+
+  private beginJournalSync(runDirs: readonly string[]): Journal {
     const data = this.root().data;
     const name = `${JOURNAL_PREFIX}${HOST}-${process.pid}-${randomBytes(4).toString('hex')}.json`;
     const file = path.join(data, name);
@@ -465,16 +498,26 @@ export class MoveAdapter implements IngestFileSystem {
       activeJournals.delete(name);
       throw error;
     }
-    return Promise.resolve({ id: name, runDirs: [...runDirs] });
+    return { id: name, runDirs: [...runDirs] };
   }
 
   endJournal(journal: Journal): Promise<void> {
-    rmQuiet(path.join(this.root().data, journal.id));
+    return promised(() => {
+      rmQuiet(path.join(this.root().data, journal.id));
+      activeJournals.delete(journal.id);
+    });
+  }
+
+  leaveJournal(journal: Journal): Promise<void> {
     activeJournals.delete(journal.id);
     return Promise.resolve();
   }
 
   abandonedJournals(): Promise<Journal[]> {
+    return promised(() => this.abandonedJournalsSync());
+  }
+
+  private abandonedJournalsSync(): Journal[] {
     const data = this.root().data;
     const journals: Journal[] = [];
     for (const name of fs.readdirSync(data)) {
@@ -492,16 +535,21 @@ export class MoveAdapter implements IngestFileSystem {
       try {
         const parsed: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
         const dirs = (parsed as { runDirs?: unknown }).runDirs;
-        if (Array.isArray(dirs)) runDirs = dirs.filter((d): d is string => typeof d === 'string' && isSafeRelative(d));
+        if (Array.isArray(dirs))
+          runDirs = dirs.filter((d): d is string => typeof d === 'string' && isSafeRelative(d));
       } catch {
         // Written partly when its pass died: that pass had not moved anything yet.
       }
       journals.push({ id: name, runDirs });
     }
-    return Promise.resolve(journals);
+    return journals;
   }
 
   removeStaleTemps(dataDirs: readonly string[]): Promise<number> {
+    return promised(() => this.removeStaleTempsSync(dataDirs));
+  }
+
+  private removeStaleTempsSync(dataDirs: readonly string[]): number {
     let removed = 0;
     for (const rel of dataDirs) {
       if (!isSafeRelative(rel)) continue;
@@ -515,7 +563,7 @@ export class MoveAdapter implements IngestFileSystem {
       }
       for (const sub of subdirs) removed += this.removeTempsIn(path.join(dir, sub.name));
     }
-    return Promise.resolve(removed);
+    return removed;
   }
 
   private removeTempsIn(dir: string): number {
@@ -528,7 +576,8 @@ export class MoveAdapter implements IngestFileSystem {
     }
     let removed = 0;
     for (const name of names) {
-      if (name.startsWith('.') && TEMP_RE.test(name) && this.removeIfAbandonedTemp(path.join(dir, name))) removed++;
+      if (name.startsWith('.') && TEMP_RE.test(name) && this.removeIfAbandonedTemp(path.join(dir, name)))
+        removed++;
     }
     return removed;
   }
@@ -544,7 +593,8 @@ export class MoveAdapter implements IngestFileSystem {
     } catch {
       return false;
     }
-    if (!stat.isFile() || !abandoned(match[1] ?? '', Number(match[2]), name, activeTemps, stat.mtimeMs)) return false;
+    if (!stat.isFile() || !abandoned(match[1] ?? '', Number(match[2]), name, activeTemps, stat.mtimeMs))
+      return false;
     rmQuiet(file);
     return true;
   }
@@ -578,6 +628,15 @@ export class MoveAdapter implements IngestFileSystem {
   }
 }
 
+/** Runs synchronous filesystem work behind the async port: errors become rejections, never throws. */
+function promised<T>(work: () => T): Promise<T> {
+  try {
+    return Promise.resolve(work());
+  } catch (error) {
+    return Promise.reject(coerceError(error));
+  }
+}
+
 function rmQuiet(file: string): void {
   try {
     fs.unlinkSync(file);
@@ -600,15 +659,10 @@ function isSafeRelative(rel: string): boolean {
 
 function checkRelative(rel: string): string {
   if (!isSafeRelative(rel)) {
-    throw new InputError('INGEST_PATH_ESCAPE', `"${rel}" is not a plain relative path inside the data directory`);
+    throw new InputError(
+      'INGEST_PATH_ESCAPE',
+      `"${rel}" is not a plain relative path inside the data directory`,
+    );
   }
   return rel;
-}
-
-/** Whether a file exists (the kill file of `ingest watch`). */
-export function fileExists(file: string): Promise<boolean> {
-  return fs.promises.access(file).then(
-    () => true,
-    () => false,
-  );
 }

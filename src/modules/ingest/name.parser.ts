@@ -18,7 +18,8 @@ const DROP_RE = /^([A-Za-z0-9]+?)(histos|hists)_(.*)\.([^._]+)$/;
 /** The common, well-formed case in one match; anything else goes the diagnostic way. */
 const DROP_FAST_RE =
   /^([A-Za-z0-9]+?)(?:histos|hists)_(\d{1,15})_([A-Za-z0-9]+)_(\d{4})_(\d{1,2})_(\d{1,2})_(\d{1,2})_(\d{1,2})_(\d{1,2})\.(root|json)$/;
-const PROCESSED_RE = /^([A-Za-z0-9]+)hists\.(\d{4})_(\d{1,2})_(\d{1,2})_(\d{1,2})_(\d{1,2})_(\d{1,2})\.(root|json)$/;
+const PROCESSED_RE =
+  /^([A-Za-z0-9]+)hists\.(\d{4})_(\d{1,2})_(\d{1,2})_(\d{1,2})_(\d{1,2})_(\d{1,2})\.(root|json)$/;
 const COMBINED_RE = /^hists\.combined\.(\d{1,15})\.(\d{1,15})\.root$/;
 const TIME_SLICE_RE = /^timeSlice\.(\d{1,15})\.(\d{1,15})\.(-?[A-Za-z0-9]+)\.root$/;
 const EXPECTED =
@@ -86,7 +87,7 @@ export function localTimeOf(timestamp: number, zone: string): LocalTime {
  * (zone, local hour) when luxon agrees on both ends of the hour; hours with a transition (and
  * odd years) take the exact luxon path for every name.
  */
-const hourOffsets = new Map<string, number | null>();
+const hourOffsets = new Map<string, Map<number, number | null>>();
 const HOUR_CACHE_LIMIT = 50_000;
 
 function luxonLocal(local: LocalTime, zone: string): DateTime {
@@ -105,8 +106,14 @@ function sameWallClock(dt: DateTime, local: LocalTime): boolean {
 }
 
 function hourOffset(local: LocalTime, zone: string): number | null {
-  const key = `${zone}|${local.year}|${local.month}|${local.day}|${local.hour}`;
-  const cached = hourOffsets.get(key);
+  let byHour = hourOffsets.get(zone);
+  if (!byHour) {
+    byHour = new Map();
+    hourOffsets.set(zone, byHour);
+  }
+  // a number key: no string is built per name (years < 10000 here)
+  const key = ((local.year * 100 + local.month) * 100 + local.day) * 100 + local.hour;
+  const cached = byHour.get(key);
   if (cached !== undefined) return cached;
   const start = { ...local, minute: 0, second: 0 };
   const end = { ...local, minute: 59, second: 59 };
@@ -116,8 +123,8 @@ function hourOffset(local: LocalTime, zone: string): number | null {
     a.isValid && b.isValid && sameWallClock(a, start) && sameWallClock(b, end) && a.offset === b.offset
       ? a.offset
       : null;
-  if (hourOffsets.size >= HOUR_CACHE_LIMIT) hourOffsets.clear();
-  hourOffsets.set(key, offset);
+  if (byHour.size >= HOUR_CACHE_LIMIT) byHour.clear();
+  byHour.set(key, offset);
   return offset;
 }
 
@@ -157,7 +164,10 @@ export function localToUnix(local: LocalTime, zone: string, name = isoLike(local
         `unknown time zone "${printable(zone)}": use an IANA name such as Europe/Zurich or UTC`,
       );
     }
-    throw badName(name, `bad date: ${isoLike(local)} does not exist (${dt.invalidExplanation ?? dt.invalidReason ?? 'invalid'})`);
+    throw badName(
+      name,
+      `bad date: ${isoLike(local)} does not exist (${dt.invalidExplanation ?? dt.invalidReason ?? 'invalid'})`,
+    );
   }
   if (!sameWallClock(dt, local)) {
     throw badName(
@@ -215,7 +225,8 @@ export function parseDropName(name: string, zone: string): DropName {
   }
   const [rawRun = '', mode = '', y = '', mo = '', d = '', h = '', mi = '', s = ''] = fields;
   const run = numberField(name, 'run', rawRun, 15);
-  if (!/^[A-Za-z0-9]+$/.test(mode)) throw badName(name, `mode "${printable(mode)}" must be letters or digits`);
+  if (!/^[A-Za-z0-9]+$/.test(mode))
+    throw badName(name, `mode "${printable(mode)}" must be letters or digits`);
   if (!/^\d{4}$/.test(y)) throw badName(name, `year "${printable(y)}" is not four digits`);
   const local: LocalTime = {
     year: Number(y),
@@ -241,7 +252,12 @@ export function parseProcessedName(name: string, zone: string): ProcessedName {
     minute: Number(mi),
     second: Number(s),
   };
-  return { subsystem, timestamp: localToUnix(local, zone, name), local, ext: ext === 'json' ? 'json' : 'root' };
+  return {
+    subsystem,
+    timestamp: localToUnix(local, zone, name),
+    local,
+    ext: ext === 'json' ? 'json' : 'root',
+  };
 }
 
 /** Explains any of the four kinds of names (what `ingest parse-name` prints). */
@@ -264,5 +280,11 @@ export function parseName(name: string, zone: string): ParsedName {
     return { kind: 'processed', subsystem: processed.subsystem, timestamp: processed.timestamp };
   }
   const drop = parseDropName(name, zone);
-  return { kind: 'unprocessed', subsystem: drop.subsystem, run: drop.run, mode: drop.mode, timestamp: drop.timestamp };
+  return {
+    kind: 'unprocessed',
+    subsystem: drop.subsystem,
+    run: drop.run,
+    mode: drop.mode,
+    timestamp: drop.timestamp,
+  };
 }

@@ -30,7 +30,10 @@ function loadOpenFile(): Promise<OpenFile> {
 }
 
 function corrupt(problem: string): InputError {
-  return new InputError('INGEST_UPLOAD_CORRUPT', `corrupt ROOT file: ${problem}; upload the complete file again`);
+  return new InputError(
+    'INGEST_UPLOAD_CORRUPT',
+    `corrupt ROOT file: ${problem}; upload the complete file again`,
+  );
 }
 
 /** Declared total length from the ROOT file header (fEND), or undefined when the header is too short. */

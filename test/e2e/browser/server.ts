@@ -4,7 +4,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defaultSeed, dropFileName, REPLAY_MODES, SUBSYSTEMS, TIMEZONE, type Seed, type SeedFile, type SeedUser } from './seed.js';
+import {
+  defaultSeed,
+  dropFileName,
+  REPLAY_MODES,
+  SUBSYSTEMS,
+  TIMEZONE,
+  type Seed,
+  type SeedFile,
+  type SeedUser,
+} from './seed.js';
 import { freePort, startCli, tempDir } from '../../helpers/cli.js';
 import { loadConfig } from '../../../src/core/config/config.loader.js';
 import { configPathKeys, configSchema } from '../../../src/app/config.schema.js';
@@ -86,7 +95,10 @@ export async function startDashboard(seed: Seed = defaultSeed()): Promise<Dashbo
   }
 
   const port = await freePort();
-  const server = startCli(['serve', '--port', String(port), '--log-level', 'info'], { cwd: dir, readyWhen: /dashboard and API on/ });
+  const server = startCli(['serve', '--port', String(port), '--log-level', 'info'], {
+    cwd: dir,
+    readyWhen: /dashboard and API on/,
+  });
   const started = await Promise.race([server.ready.then(() => true), server.exited.then(() => false)]);
   if (!started) {
     const result = await server.exited;

@@ -30,7 +30,14 @@ describe('custodian init / config', () => {
     );
     const check = await runCli(['--config', file, 'config', 'check']);
     assert.equal(check.code, 2);
-    for (const key of ['database', 'server.port', 'server', 'ingest.dataDir', 'ingest.subsystems', 'ingest.settleSeconds']) {
+    for (const key of [
+      'database',
+      'server.port',
+      'server',
+      'ingest.dataDir',
+      'ingest.subsystems',
+      'ingest.settleSeconds',
+    ]) {
       assert.ok(check.stderr.includes(`${key}:`), `${key} not reported in:\n${check.stderr}`);
     }
     assert.equal(check.stdout, '');
@@ -55,7 +62,10 @@ describe('custodian init / config', () => {
     });
     assert.equal(show.code, 0, show.stderr);
     assert.ok(!show.stdout.includes('hunter2'));
-    const shown = JSON.parse(show.stdout) as { database: string; ingest: { dropDir: string; dataDir: string } };
+    const shown = JSON.parse(show.stdout) as {
+      database: string;
+      ingest: { dropDir: string; dataDir: string };
+    };
     assert.equal(shown.database, 'postgres://custodian:***@db.example.org:5432/c');
     assert.equal(shown.ingest.dropDir, path.join(sub, 'in'));
     assert.equal(shown.ingest.dataDir, path.join(sub, 'data'));
@@ -70,7 +80,8 @@ describe('custodian init / config', () => {
 
 for (const dialect of dialectsUnderTest()) {
   describe(`custodian users, tokens and serve [${dialect}]`, async () => {
-    if (dialect === 'postgres' && requirement(await isPostgresReachable(), 'PostgreSQL on 127.0.0.1:5432')) return;
+    if (dialect === 'postgres' && requirement(await isPostgresReachable(), 'PostgreSQL on 127.0.0.1:5432'))
+      return;
     const dir = tempDir();
     const db = await createTestDatabase(dialect);
     writeConfig(dir, `database: ${db.url}\nlogging: { level: warn }\n`);
@@ -89,15 +100,22 @@ for (const dialect of dialectsUnderTest()) {
         input: 'correct horse battery\n',
       });
       assert.equal(add.code, 0, add.stderr);
-      const dup = await runCli(['users', 'add', 'alice', '--role', 'admin', '--password-stdin'], { cwd: dir, input: 'another password\n' });
+      const dup = await runCli(['users', 'add', 'alice', '--role', 'admin', '--password-stdin'], {
+        cwd: dir,
+        input: 'another password\n',
+      });
       assert.equal(dup.code, 2, 'adding an existing user is refused');
-      const weak = await runCli(['users', 'add', 'bob', '--role', 'viewer', '--password-stdin'], { cwd: dir, input: 'short\n' });
+      const weak = await runCli(['users', 'add', 'bob', '--role', 'viewer', '--password-stdin'], {
+        cwd: dir,
+        input: 'short\n',
+      });
       assert.equal(weak.code, 2);
       assert.match(weak.stderr, /password/i);
 
       const list = await runCli(['users', 'list', '--json'], { cwd: dir });
       assert.equal(list.code, 0, list.stderr);
-      const users = JSON.parse(list.stdout) as { name: string; role: string }[] | { items: { name: string; role: string }[] };
+      const users = JSON.parse(list.stdout) as
+        { name: string; role: string }[] | { items: { name: string; role: string }[] };
       const items = Array.isArray(users) ? users : users.items;
       assert.deepEqual(
         items.map((u) => [u.name, u.role]),
@@ -111,13 +129,18 @@ for (const dialect of dialectsUnderTest()) {
 
       // The token works against a real server.
       const port = await freePort();
-      const server = startCli(['serve', '--port', String(port), '--log-level', 'info'], { cwd: dir, readyWhen: /listening|dashboard and API/i });
+      const server = startCli(['serve', '--port', String(port), '--log-level', 'info'], {
+        cwd: dir,
+        readyWhen: /listening|dashboard and API/i,
+      });
       try {
         await server.ready;
         const base = `http://127.0.0.1:${port}`;
         const anonymous = await fetch(`${base}/api/v1/tokens`);
         assert.equal(anonymous.status, 401);
-        const authorized = await fetch(`${base}/api/v1/tokens`, { headers: { authorization: `Bearer ${secret}` } });
+        const authorized = await fetch(`${base}/api/v1/tokens`, {
+          headers: { authorization: `Bearer ${secret}` },
+        });
         assert.equal(authorized.status, 200);
         const health = await fetch(`${base}/healthz`);
         assert.equal(health.status, 200);
@@ -131,7 +154,8 @@ for (const dialect of dialectsUnderTest()) {
       }
 
       const tokens = await runCli(['tokens', 'list', '--json'], { cwd: dir });
-      const tokenItems = JSON.parse(tokens.stdout) as { id: string | number }[] | { items: { id: string | number }[] };
+      const tokenItems = JSON.parse(tokens.stdout) as
+        { id: string | number }[] | { items: { id: string | number }[] };
       const first = (Array.isArray(tokenItems) ? tokenItems : tokenItems.items)[0];
       assert.ok(first);
       const revoke = await runCli(['tokens', 'revoke', String(first.id)], { cwd: dir });

@@ -13,22 +13,34 @@ function age(file: string, seconds: number): void {
 
 describe('custodian ingest parse-name', () => {
   const cases: [string, Record<string, unknown>][] = [
-    ['EMChistos_300005_C_2015_11_24_18_05_10.root', { kind: 'unprocessed', subsystem: 'EMC', run: 300005, mode: 'C', timestamp: 1448384710 }],
+    [
+      'EMChistos_300005_C_2015_11_24_18_05_10.root',
+      { kind: 'unprocessed', subsystem: 'EMC', run: 300005, mode: 'C', timestamp: 1448384710 },
+    ],
     ['EMChists.2015_11_24_18_05_10.root', { kind: 'processed', subsystem: 'EMC', timestamp: 1448384710 }],
     ['hists.combined.1.1448388552.root', { kind: 'combined', timestamp: 1448388552 }],
-    ['timeSlice.1448384710.1448388552.abc123.root', { kind: 'timeSlice', start: 1448384710, end: 1448388552, duration: 3842 }],
+    [
+      'timeSlice.1448384710.1448388552.abc123.root',
+      { kind: 'timeSlice', start: 1448384710, end: 1448388552, duration: 3842 },
+    ],
   ];
   for (const [name, expected] of cases) {
     test(name, async () => {
       const result = await runCli(['ingest', 'parse-name', name, '--json', '--timezone', 'Europe/Zurich']);
       assert.equal(result.code, 0, result.stderr);
       const parsed = JSON.parse(result.stdout) as Record<string, unknown>;
-      for (const [key, value] of Object.entries(expected)) assert.deepEqual(parsed[key], value, `${key} of ${name}`);
+      for (const [key, value] of Object.entries(expected))
+        assert.deepEqual(parsed[key], value, `${key} of ${name}`);
     });
   }
 
   test('a name that does not parse exits 2 with a message naming the problem', async () => {
-    const result = await runCli(['ingest', 'parse-name', 'EMChistos_abc_C_2015_11_24_18_05_10.root', '--json']);
+    const result = await runCli([
+      'ingest',
+      'parse-name',
+      'EMChistos_abc_C_2015_11_24_18_05_10.root',
+      '--json',
+    ]);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /run/i);
   });
@@ -36,7 +48,8 @@ describe('custodian ingest parse-name', () => {
 
 for (const dialect of dialectsUnderTest()) {
   describe(`custodian ingest once / runs / rebuild / watch [${dialect}]`, async () => {
-    if (dialect === 'postgres' && requirement(await isPostgresReachable(), 'PostgreSQL on 127.0.0.1:5432')) return;
+    if (dialect === 'postgres' && requirement(await isPostgresReachable(), 'PostgreSQL on 127.0.0.1:5432'))
+      return;
     const dir = tempDir();
     const db = await createTestDatabase(dialect);
     const drop = path.join(dir, 'incoming');
@@ -81,7 +94,14 @@ for (const dialect of dialectsUnderTest()) {
       const result = await runCli(['ingest', 'once', '--json'], { cwd: dir });
       assert.equal(result.code, 0, result.stderr);
       const report = JSON.parse(result.stdout) as {
-        moved: { source: string; target: string; run: number; subsystem: string; mode: string; timestamp: number }[];
+        moved: {
+          source: string;
+          target: string;
+          run: number;
+          subsystem: string;
+          mode: string;
+          timestamp: number;
+        }[];
         skipped: { source: string; reason: string }[];
         errors: unknown[];
       };
@@ -95,8 +115,14 @@ for (const dialect of dialectsUnderTest()) {
         mode: 'C',
         timestamp: 1448384710,
       });
-      assert.equal(moved['TPChistos_300006_E_2015_11_24_9_7_5.root']?.target, 'ReplayData/Run300006/TPC/TPChists.2015_11_24_09_07_05.root');
-      assert.equal(moved['HLThists_300005_C_2015_11_24_18_06_10.json']?.target, 'Run300005/HLT/HLThists.2015_11_24_18_06_10.json');
+      assert.equal(
+        moved['TPChistos_300006_E_2015_11_24_9_7_5.root']?.target,
+        'ReplayData/Run300006/TPC/TPChists.2015_11_24_09_07_05.root',
+      );
+      assert.equal(
+        moved['HLThists_300005_C_2015_11_24_18_06_10.json']?.target,
+        'Run300005/HLT/HLThists.2015_11_24_18_06_10.json',
+      );
       const skipped = report.skipped.map((s) => s.source).sort();
       assert.deepEqual(skipped, [
         '.EMChistos_300005_C_2015_11_24_18_05_11.root',
@@ -105,15 +131,29 @@ for (const dialect of dialectsUnderTest()) {
         'garbage.root',
       ]);
       for (const s of report.skipped) assert.ok(s.reason.length > 0);
-      assert.equal(fs.readFileSync(path.join(data, 'Run300005/EMC/EMChists.2015_11_24_18_05_10.root'), 'utf8'), 'EMChistos_300005_C_2015_11_24_18_05_10.root');
+      assert.equal(
+        fs.readFileSync(path.join(data, 'Run300005/EMC/EMChists.2015_11_24_18_05_10.root'), 'utf8'),
+        'EMChistos_300005_C_2015_11_24_18_05_10.root',
+      );
       assert.match(fs.readFileSync(path.join(data, 'Run300005/runInfo.yaml'), 'utf8'), /hltMode: C/);
-      assert.ok(fs.existsSync(path.join(drop, 'garbage.root')), 'unparsable files stay in the drop directory');
+      assert.ok(
+        fs.existsSync(path.join(drop, 'garbage.root')),
+        'unparsable files stay in the drop directory',
+      );
     });
 
     test('runs --json lists runs newest first with files per subsystem', async () => {
       const result = await runCli(['ingest', 'runs', '--json'], { cwd: dir });
       assert.equal(result.code, 0, result.stderr);
-      const runs = JSON.parse(result.stdout) as { items: { run: number; mode: string; replay: boolean; lengthMinutes: number; files: Record<string, number> }[] };
+      const runs = JSON.parse(result.stdout) as {
+        items: {
+          run: number;
+          mode: string;
+          replay: boolean;
+          lengthMinutes: number;
+          files: Record<string, number>;
+        }[];
+      };
       assert.deepEqual(
         runs.items.map((r) => r.run),
         [300006, 300005],
@@ -128,7 +168,9 @@ for (const dialect of dialectsUnderTest()) {
       const before = JSON.parse((await runCli(['ingest', 'runs', '--json'], { cwd: dir })).stdout) as unknown;
       const rebuild = await runCli(['ingest', 'rebuild', '--json'], { cwd: dir });
       assert.equal(rebuild.code, 0, rebuild.stderr);
-      const afterRebuild = JSON.parse((await runCli(['ingest', 'runs', '--json'], { cwd: dir })).stdout) as unknown;
+      const afterRebuild = JSON.parse(
+        (await runCli(['ingest', 'runs', '--json'], { cwd: dir })).stdout,
+      ) as unknown;
       assert.deepEqual(afterRebuild, before);
     });
 
