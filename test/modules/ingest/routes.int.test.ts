@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import Fastify, { type FastifyError } from 'fastify';
+import Fastify from 'fastify';
+import { installErrorHandler } from '../../../src/core/http/error-mapping.js';
 import fastifyMultipart from '@fastify/multipart';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { describeEachDialect } from '../../helpers/database.js';
-import { isCustodianError, type ErrorKind } from '../../../src/core/errors.js';
 import { ROLES, type Role } from '../../../src/core/auth/roles.js';
 import { ingestRoutes, type IngestServiceConfig } from '../../../src/modules/ingest/index.js';
 import {
@@ -20,17 +20,6 @@ import {
   tree,
   type Workspace,
 } from './ingest-fixture.js';
-
-const STATUS: Record<ErrorKind, number> = {
-  InputError: 400,
-  AuthError: 401,
-  ForbiddenError: 403,
-  NotFoundError: 404,
-  ConflictError: 409,
-  IntegrityError: 422,
-  UnavailableError: 503,
-  InternalError: 500,
-};
 
 const ROOT_BYTES = fs.readFileSync(ROOT_FIXTURE);
 
@@ -51,18 +40,7 @@ async function startServer(
   const app = Fastify().withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  app.setErrorHandler((error: FastifyError | Error, _request, reply) => {
-    if (isCustodianError(error))
-      return reply.status(STATUS[error.kind]).send({ error: { code: error.code, message: error.message } });
-    const status = 'statusCode' in error && typeof error.statusCode === 'number' ? error.statusCode : 500;
-    const code = 'code' in error && typeof error.code === 'string' ? error.code : 'INTERNAL';
-    return reply.status(status).send({
-      error: {
-        code: 'validation' in error && error.validation ? 'INPUT_INVALID' : code,
-        message: error.message,
-      },
-    });
-  });
+  installErrorHandler(app);
   await app.register(fastifyMultipart, { limits: { fileSize: 256 * 1024 * 1024 } });
   app.addHook('onRequest', (request, _reply, done) => {
     const role = request.headers['x-test-role'];

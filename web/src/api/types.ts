@@ -84,24 +84,5 @@ export interface Alert {
   resolvedAt: string | null;
 }
 
-export interface RunSummary {
-  run: number;
-  mode: string;
-  replay: boolean;
-  firstFileAt: string | null;
-  lastFileAt: string | null;
-  lengthMinutes: number;
-  /** Number of files per subsystem, e.g. { EMC: 12, HLT: 3 }. */
-  files: Record<string, number>;
-}
-
-export interface RunFile {
-  /** Unix seconds. */
-  timestamp: number;
-  size: number;
-  path: string;
-}
-
-export interface RunDetail extends RunSummary {
-  subsystems: Record<string, RunFile[]>;
-}
+// The ingest shapes come from the server's domain types (types only: nothing of the server runs here).
+export type { RunSummary, RunFile, RunDetail } from '../../../src/modules/ingest/ingest.types.js';
