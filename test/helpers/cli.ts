@@ -36,7 +36,10 @@ export function runCli(
   });
 }
 
-/** Starts a long-running command; resolves `ready` once stdout or stderr matches `readyWhen`. */
+/**
+ * Starts a long-running command; `ready` resolves once stdout or stderr matches `readyWhen`, and
+ * rejects if the command exits first.
+ */
 export function startCli(
   args: string[],
   options: { cwd?: string; env?: NodeJS.ProcessEnv; readyWhen?: RegExp } = {},
@@ -49,7 +52,13 @@ export function startCli(
   let stdout = '';
   let stderr = '';
   let onReady: (text: string) => void = () => undefined;
-  const ready = new Promise<string>((resolve) => (onReady = resolve));
+  let onExit: (error: Error) => void = () => undefined;
+  const ready = new Promise<string>((resolve, reject) => {
+    onReady = resolve;
+    onExit = reject;
+  });
+  // Callers that never wait for readiness must not see an unhandled rejection when the command ends.
+  ready.catch(() => undefined);
   const check = () => {
     const match = options.readyWhen ? (stdout + stderr).match(options.readyWhen) : [''];
     if (match) onReady(match[0] ?? '');
@@ -57,7 +66,13 @@ export function startCli(
   child.stdout?.on('data', (d: Buffer) => ((stdout += d.toString()), check()));
   child.stderr?.on('data', (d: Buffer) => ((stderr += d.toString()), check()));
   const exited = new Promise<CliResult>((resolve) =>
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
+    child.on('close', (code, signal) => {
+      // A command that dies before it is ready fails the test with what it said, instead of hanging.
+      onExit(
+        new Error(`custodian ${args.join(' ')} exited (${code ?? signal}) before it was ready:\n${stderr}`),
+      );
+      resolve({ code, signal, stdout, stderr });
+    }),
   );
   return { child, ready, exited };
 }

@@ -99,11 +99,7 @@ export async function startDashboard(seed: Seed = defaultSeed()): Promise<Dashbo
     cwd: dir,
     readyWhen: /dashboard and API on/,
   });
-  const started = await Promise.race([server.ready.then(() => true), server.exited.then(() => false)]);
-  if (!started) {
-    const result = await server.exited;
-    throw new Error(`custodian serve did not start:\n${result.stderr}`);
-  }
+  await server.ready;
   const baseUrl = `http://127.0.0.1:${port}`;
   return {
     baseUrl,

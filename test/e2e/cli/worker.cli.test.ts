@@ -15,7 +15,8 @@ import { INGEST_PASS_TASK } from '../../../src/modules/ingest/index.js';
 // a job enqueued by another process is executed, and SIGTERM stops the worker cleanly.
 for (const dialect of dialectsUnderTest()) {
   describe(`custodian worker [${dialect}]`, async () => {
-    if (dialect === 'postgres' && requirement(await isPostgresReachable(), 'PostgreSQL on 127.0.0.1:5432')) return;
+    if (dialect === 'postgres' && requirement(await isPostgresReachable(), 'PostgreSQL on 127.0.0.1:5432'))
+      return;
     const dir = tempDir();
     const db = await createTestDatabase(dialect);
     after(async () => {
