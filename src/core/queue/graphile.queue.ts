@@ -16,6 +16,7 @@ import {
 } from 'graphile-worker';
 import type { EnqueueOptions, JobQueue, TaskDefinition } from './job-queue.js';
 import { checkMaxAttempts, TaskRegistry, type RegisteredTask } from './task-registry.js';
+import { RunTracker } from './run-tracker.js';
 import { coerceError, InputError, UnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { linkSignals } from '../lifecycle/abort.js';
@@ -67,8 +68,7 @@ export class GraphileJobQueue implements JobQueue {
   private readonly concurrency: number;
   private readonly pollIntervalMs: number;
   private readonly defaultMaxAttempts: number;
-  private readonly closing = new AbortController();
-  private readonly active = new Set<Promise<void>>();
+  private readonly runs = new RunTracker();
   private migrated: Promise<void> | undefined;
   private utils: Promise<WorkerUtils> | undefined;
   private closed = false;
@@ -121,29 +121,15 @@ export class GraphileJobQueue implements JobQueue {
   }
 
   async run(signal: AbortSignal, options: { concurrency?: number } = {}): Promise<void> {
-    const link = linkSignals(signal, this.closing.signal);
-    const done = this.runUntilAborted(link.signal, options.concurrency ?? this.concurrency);
-    this.active.add(done);
-    try {
-      await done;
-    } finally {
-      this.active.delete(done);
-      link.dispose();
-    }
+    await this.runs.track(signal, (linked) =>
+      this.runUntilAborted(linked, options.concurrency ?? this.concurrency),
+    );
   }
 
   async runUntilIdle(): Promise<void> {
     if (this.registry.names().length === 0) return;
     await this.migrate();
-    const link = linkSignals(this.closing.signal);
-    const done = runOnce(this.runnerOptions(link.signal, 1));
-    this.active.add(done);
-    try {
-      await done;
-    } finally {
-      this.active.delete(done);
-      link.dispose();
-    }
+    await this.runs.track(undefined, (signal) => runOnce(this.runnerOptions(signal, 1)));
   }
 
   async stats(): Promise<{ pending: number; running: number; failed: number }> {
@@ -164,8 +150,7 @@ export class GraphileJobQueue implements JobQueue {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.closing.abort(new Error('job queue closed'));
-    await Promise.allSettled([...this.active]);
+    await this.runs.close();
     if (this.utils) {
       const utils = await this.utils.catch(() => undefined);
       await utils?.release();

@@ -4,6 +4,7 @@ import { sql, type Kysely } from 'kysely';
 import type { EnqueueOptions, JobQueue, TaskDefinition } from './job-queue.js';
 import type { JobsTable, JobState, QueueTables } from './queue.table.js';
 import { checkMaxAttempts, TaskRegistry } from './task-registry.js';
+import { RunTracker } from './run-tracker.js';
 import { tables, type Database } from '../db/database.js';
 import { coerceError, InputError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -66,8 +67,7 @@ export class InProcessJobQueue implements JobQueue {
   private readonly lockTimeoutMs: number;
   private readonly defaultMaxAttempts: number;
   private readonly workerId: string;
-  private readonly closing = new AbortController();
-  private readonly active = new Set<Promise<void>>();
+  private readonly runs = new RunTracker();
   private readonly idleWaiters = new Set<() => void>();
   private claimSequence = 0;
   private lastReclaimAt = 0;
@@ -135,32 +135,16 @@ export class InProcessJobQueue implements JobQueue {
 
   async run(signal: AbortSignal, options: { concurrency?: number } = {}): Promise<void> {
     const concurrency = positiveInteger('concurrency', options.concurrency ?? this.concurrency);
-    const link = linkSignals(signal, this.closing.signal);
-    const done = Promise.all(Array.from({ length: concurrency }, () => this.workLoop(link.signal))).then(
-      () => undefined,
-    );
-    this.active.add(done);
-    try {
-      await done;
-    } finally {
-      this.active.delete(done);
-      link.dispose();
-    }
+    await this.runs.track(signal, async (linked) => {
+      await Promise.all(Array.from({ length: concurrency }, () => this.workLoop(linked)));
+    });
   }
 
   async runUntilIdle(): Promise<void> {
-    const link = linkSignals(this.closing.signal);
-    const done = (async () => {
+    await this.runs.track(undefined, async (signal) => {
       let more = true;
-      while (more && !link.signal.aborted) more = await this.runNext(link.signal);
-    })();
-    this.active.add(done);
-    try {
-      await done;
-    } finally {
-      this.active.delete(done);
-      link.dispose();
-    }
+      while (more && !signal.aborted) more = await this.runNext(signal);
+    });
   }
 
   async stats(): Promise<{ pending: number; running: number; failed: number }> {
@@ -176,8 +160,7 @@ export class InProcessJobQueue implements JobQueue {
 
   /** Stops running loops (in-flight jobs finish first). The database handle stays open. */
   async close(): Promise<void> {
-    this.closing.abort(new Error('job queue closed'));
-    await Promise.all([...this.active]);
+    await this.runs.close();
   }
 
   private async workLoop(signal: AbortSignal): Promise<void> {

@@ -23,7 +23,7 @@ describe('alerts page', { skip: skipWithoutChromium }, () => {
     await dashboard?.close();
   });
 
-  void it('lists active alerts with their severity, read-only for visitors', async () => {
+  it('lists active alerts with their severity, read-only for visitors', async () => {
     const active = dashboard.seed.alerts.filter((a) => !a.resolved);
     await withPage(browser, dashboard, async (page) => {
       await page.goto('/alerts');
@@ -39,7 +39,7 @@ describe('alerts page', { skip: skipWithoutChromium }, () => {
     });
   });
 
-  void it('lets an operator resolve an alert, which moves it out of the active list', async () => {
+  it('lets an operator resolve an alert, which moves it out of the active list', async () => {
     const [target] = dashboard.seed.alerts.filter((a) => !a.resolved && a.severity === 'critical');
     assert.ok(target);
     await withPage(browser, dashboard, async (page) => {

@@ -18,7 +18,7 @@ describe('dashboard navigation and login', { skip: skipWithoutChromium }, () => 
     await dashboard?.close();
   });
 
-  void it('shows Runs and Alerts to a visitor, and no admin pages', async () => {
+  it('shows Runs and Alerts to a visitor, and no admin pages', async () => {
     await withPage(browser, dashboard, async (page) => {
       await page.goto('/');
       const nav = page.getByRole('navigation', { name: 'Main' });
@@ -31,7 +31,7 @@ describe('dashboard navigation and login', { skip: skipWithoutChromium }, () => 
     });
   });
 
-  void it('says why a login with a wrong password failed', async () => {
+  it('says why a login with a wrong password failed', async () => {
     await withPage(browser, dashboard, async (page) => {
       await page.goto('/login');
       await page.getByLabel('Username').fill(dashboard.users.admin.username);
@@ -45,7 +45,7 @@ describe('dashboard navigation and login', { skip: skipWithoutChromium }, () => 
     });
   });
 
-  void it('shows Users & tokens to an admin after login, and hides it again after logout', async () => {
+  it('shows Users & tokens to an admin after login, and hides it again after logout', async () => {
     await withPage(browser, dashboard, async (page) => {
       await logIn(page, dashboard.users.admin);
       const nav = page.getByRole('navigation', { name: 'Main' });
@@ -57,7 +57,7 @@ describe('dashboard navigation and login', { skip: skipWithoutChromium }, () => 
     });
   });
 
-  void it('keeps Users & tokens from a viewer', async () => {
+  it('keeps Users & tokens from a viewer', async () => {
     await withPage(browser, dashboard, async (page) => {
       await logIn(page, dashboard.users.viewer);
       const nav = page.getByRole('navigation', { name: 'Main' });

@@ -46,7 +46,7 @@ describe('runs pages', { skip: skipWithoutChromium }, () => {
     await dashboard?.close();
   });
 
-  void it('lists runs newest first with their files per subsystem, page by page', async () => {
+  it('lists runs newest first with their files per subsystem, page by page', async () => {
     await withPage(browser, dashboard, async (page) => {
       await page.goto('/runs');
       await page.locator('.runs-table').waitFor();
@@ -91,7 +91,7 @@ describe('runs pages', { skip: skipWithoutChromium }, () => {
     });
   });
 
-  void it('opens a run and shows a timeline mark for each of its files', async () => {
+  it('opens a run and shows a timeline mark for each of its files', async () => {
     // A run with files in every subsystem and more than one file in some.
     const run = runs.find((r) => SUBSYSTEMS.every((s) => (r.files[s] ?? 0) > 0) && (r.files.EMC ?? 0) > 3);
     assert.ok(run, 'the seed has a run with files in every subsystem');
@@ -117,7 +117,7 @@ describe('runs pages', { skip: skipWithoutChromium }, () => {
     });
   });
 
-  void it('says so when a run does not exist', async () => {
+  it('says so when a run does not exist', async () => {
     await withPage(browser, dashboard, async (page) => {
       await page.goto('/runs/999999');
       const error = page.getByRole('alert');
@@ -126,7 +126,7 @@ describe('runs pages', { skip: skipWithoutChromium }, () => {
     });
   });
 
-  void it('shows a new run as it arrives, without reloading the page', async () => {
+  it('shows a new run as it arrives, without reloading the page', async () => {
     await withPage(browser, dashboard, async (page) => {
       await page.goto('/runs');
       await page.locator('.runs-table').waitFor();

@@ -18,7 +18,7 @@ describe('users and tokens page', { skip: skipWithoutChromium }, () => {
     await dashboard?.close();
   });
 
-  void it('lists users and adds one with a role', async () => {
+  it('lists users and adds one with a role', async () => {
     await withPage(browser, dashboard, async (page) => {
       await logIn(page, dashboard.users.admin);
       await page.goto('/users');
@@ -36,7 +36,7 @@ describe('users and tokens page', { skip: skipWithoutChromium }, () => {
     });
   });
 
-  void it('shows a new token once and never again', async () => {
+  it('shows a new token once and never again', async () => {
     await withPage(browser, dashboard, async (page) => {
       await logIn(page, dashboard.users.admin);
       await page.goto('/users');
@@ -61,7 +61,7 @@ describe('users and tokens page', { skip: skipWithoutChromium }, () => {
     });
   });
 
-  void it('revokes a token', async () => {
+  it('revokes a token', async () => {
     await withPage(browser, dashboard, async (page) => {
       await logIn(page, dashboard.users.admin);
       await page.goto('/users');
