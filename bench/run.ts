@@ -4,6 +4,7 @@
  */
 const benches: Record<string, () => Promise<{ run: () => Promise<object> }>> = {
   ingest: () => import('./ingest.bench.js'),
+  checksum: () => import('./checksum.bench.js'),
 };
 
 async function main(): Promise<void> {

@@ -4,6 +4,7 @@ import { registerCoreCommands } from './core.commands.js';
 import { registerRuntimeCommands } from './runtime.commands.js';
 import { registerAuthCommands } from '../core/auth/auth.commands.js';
 import { registerIngestCommands } from '../modules/ingest/ingest.commands.js';
+import { registerTransferCommands } from '../modules/transfer/transfer.commands.js';
 import { VERSION } from './version.js';
 
 function parsePort(value: string): number {
@@ -53,6 +54,7 @@ export function buildProgram(): { program: Command; context: CliContext } {
       }
     },
   });
+  registerTransferCommands(program, { output: (options) => context.output(options) });
   registerRuntimeCommands(program, context);
   return { program, context };
 }
