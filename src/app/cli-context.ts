@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { loadConfig, type ConfigSource } from '../core/config/config.loader.js';
+import type { ConfigSource } from '../core/config/config.loader.js';
 import { createLogger, type Logger, type LogLevel } from '../core/logger.js';
 import { createOutput, type Output } from '../core/cli/output.js';
-import { configPathKeys, configSchema, type Config } from './config.schema.js';
+import { loadAppConfig, type Config } from './config.schema.js';
 import { openApp, type App } from './app.js';
 
 export interface GlobalOptions {
@@ -29,14 +29,7 @@ export class CliContext {
   config(): { config: Config; source: ConfigSource } {
     if (!this.loaded) {
       const { port, config: file } = this.globals();
-      this.loaded = loadConfig({
-        schema: configSchema,
-        file,
-        pathKeys: configPathKeys,
-        overrides: (raw) => {
-          if (port !== undefined) raw.server = { ...(raw.server ?? {}), port };
-        },
-      });
+      this.loaded = loadAppConfig({ file, port });
     }
     return this.loaded;
   }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { coreConfigShape } from '../core/config/config.schema.js';
+import { loadConfig, type ConfigSource } from '../core/config/config.loader.js';
 import { ingestConfigSchema } from '../modules/ingest/ingest.schema.js';
 
 /**
@@ -29,4 +30,23 @@ export function enabledModules(config: Config): ModuleName[] {
   const modules: ModuleName[] = [];
   if (config.ingest) modules.push('ingest');
   return modules;
+}
+
+/**
+ * Loads the whole configuration (DESIGN.md §2): `file`, else env CUSTODIAN_CONFIG, else
+ * ./custodian.yaml; `port` is the command line's `--port`, which overrides `server.port`.
+ */
+export function loadAppConfig(options: { file?: string; port?: number } = {}): {
+  config: Config;
+  source: ConfigSource;
+} {
+  const { file, port } = options;
+  return loadConfig({
+    schema: configSchema,
+    file,
+    pathKeys: configPathKeys,
+    overrides: (raw) => {
+      if (port !== undefined) raw.server = { ...(raw.server ?? {}), port };
+    },
+  });
 }

@@ -60,7 +60,10 @@ export async function start(app: App, options: StartOptions = {}): Promise<void>
   try {
     await Promise.all(tasks);
   } finally {
+    // When one loop fails, the others must finish their current step before the caller closes
+    // the database under them.
     controller.abort();
+    await Promise.allSettled(tasks);
     await server.close();
     dispose();
   }

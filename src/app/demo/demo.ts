@@ -1,8 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { loadConfig } from '../../core/config/config.loader.js';
-import { configPathKeys, configSchema } from '../config.schema.js';
+import { loadAppConfig } from '../config.schema.js';
 import { openApp } from '../app.js';
 import { start } from '../runtime.js';
 import type { CliContext } from '../cli-context.js';
@@ -32,14 +31,7 @@ export async function runDemo(options: { dir: string; port: number; context: Cli
   fs.mkdirSync(dir, { recursive: true });
   const configFile = path.join(dir, 'custodian.yaml');
   if (!fs.existsSync(configFile)) fs.writeFileSync(configFile, DEMO_CONFIG);
-  const { config, source } = loadConfig({
-    schema: configSchema,
-    file: configFile,
-    pathKeys: configPathKeys,
-    overrides: (raw) => {
-      raw.server = { ...(raw.server ?? {}), port };
-    },
-  });
+  const { config, source } = loadAppConfig({ file: configFile, port });
   const logger = context.logger();
   const app = await openApp({ config, source, logger });
   try {

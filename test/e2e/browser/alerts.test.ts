@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import { eventually, launchBrowser, logIn, screenshot, skipWithoutChromium, withPage } from './browser.js';
-import { startDashboard, type Dashboard } from './server.js';
+import { describe, it } from 'node:test';
+import type { Page } from 'playwright-core';
+import { eventually, logIn, screenshot, skipWithoutChromium, useDashboard, withPage } from './browser.js';
 
 async function shownCodes(page: Page): Promise<string[]> {
   const codes = await page.locator('.alerts-table tbody td.code').allTextContents();
@@ -10,22 +9,11 @@ async function shownCodes(page: Page): Promise<string[]> {
 }
 
 describe('alerts page', { skip: skipWithoutChromium }, () => {
-  let dashboard: Dashboard;
-  let browser: Browser;
-
-  before(async () => {
-    dashboard = await startDashboard();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await dashboard?.close();
-  });
+  const suite = useDashboard();
 
   it('lists active alerts with their severity, read-only for visitors', async () => {
-    const active = dashboard.seed.alerts.filter((a) => !a.resolved);
-    await withPage(browser, dashboard, async (page) => {
+    const active = suite.dashboard.seed.alerts.filter((a) => !a.resolved);
+    await withPage(suite.browser, suite.dashboard, async (page) => {
       await page.goto('/alerts');
       await page.locator('.alerts-table').waitFor();
       assert.deepEqual(await shownCodes(page), active.map((a) => a.code).sort());
@@ -40,10 +28,10 @@ describe('alerts page', { skip: skipWithoutChromium }, () => {
   });
 
   it('lets an operator resolve an alert, which moves it out of the active list', async () => {
-    const [target] = dashboard.seed.alerts.filter((a) => !a.resolved && a.severity === 'critical');
+    const [target] = suite.dashboard.seed.alerts.filter((a) => !a.resolved && a.severity === 'critical');
     assert.ok(target);
-    await withPage(browser, dashboard, async (page) => {
-      await logIn(page, dashboard.users.operator);
+    await withPage(suite.browser, suite.dashboard, async (page) => {
+      await logIn(page, suite.dashboard.users.operator);
       await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Alerts' }).click();
       const row = page.locator(`.alerts-table tbody tr[data-alert="${target.code}"]`);
       await row.getByRole('button', { name: 'Resolve', exact: true }).click();
@@ -54,12 +42,12 @@ describe('alerts page', { skip: skipWithoutChromium }, () => {
         .getByRole('button', { name: 'Resolved', exact: true })
         .click();
       await eventually(async () => assert.ok((await shownCodes(page)).includes(target.code)));
-      const resolved = dashboard.seed.alerts.filter((a) => a.resolved).map((a) => a.code);
+      const resolved = suite.dashboard.seed.alerts.filter((a) => a.resolved).map((a) => a.code);
       for (const code of resolved) assert.ok((await shownCodes(page)).includes(code));
 
       await page.getByRole('group', { name: 'Alert state' }).getByRole('button', { name: 'All' }).click();
       await eventually(async () =>
-        assert.equal((await shownCodes(page)).length, dashboard.seed.alerts.length),
+        assert.equal((await shownCodes(page)).length, suite.dashboard.seed.alerts.length),
       );
     });
   });

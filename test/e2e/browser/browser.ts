@@ -1,8 +1,9 @@
 // Real Chromium for the browser tests, plus the few helpers every test file uses.
 import { mkdir } from 'node:fs/promises';
+import { after, before } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { hasProgram, requirement } from '../../helpers/environment.js';
-import type { Credentials, Dashboard } from './server.js';
+import { startDashboard, type Credentials, type Dashboard } from './server.js';
 import { TIMEZONE } from './seed.js';
 
 /** The `skip` option for a browser suite: a reason when chromium is missing (fails under CI). */
@@ -24,6 +25,25 @@ export function launchBrowser(): Promise<Browser> {
       '--disable-sync',
     ],
   });
+}
+
+export interface BrowserSuite {
+  dashboard: Dashboard;
+  browser: Browser;
+}
+
+/** For a `describe`: a seeded dashboard and Chromium, started before its tests and stopped after. */
+export function useDashboard(): BrowserSuite {
+  const suite: Partial<BrowserSuite> = {};
+  before(async () => {
+    suite.dashboard = await startDashboard();
+    suite.browser = await launchBrowser();
+  });
+  after(async () => {
+    await suite.browser?.close();
+    await suite.dashboard?.close();
+  });
+  return suite as BrowserSuite;
 }
 
 /** Runs `use` on a fresh page (own cookies) in the seed's time zone, closing it afterwards. */

@@ -1,25 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { Browser } from 'playwright-core';
-import { launchBrowser, logIn, skipWithoutChromium, withPage } from './browser.js';
-import { startDashboard, type Dashboard } from './server.js';
+import { describe, it } from 'node:test';
+import { logIn, skipWithoutChromium, useDashboard, withPage } from './browser.js';
 
 describe('dashboard navigation and login', { skip: skipWithoutChromium }, () => {
-  let dashboard: Dashboard;
-  let browser: Browser;
-
-  before(async () => {
-    dashboard = await startDashboard();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await dashboard?.close();
-  });
+  const suite = useDashboard();
 
   it('shows Runs and Alerts to a visitor, and no admin pages', async () => {
-    await withPage(browser, dashboard, async (page) => {
+    await withPage(suite.browser, suite.dashboard, async (page) => {
       await page.goto('/');
       const nav = page.getByRole('navigation', { name: 'Main' });
       await nav.getByRole('link', { name: 'Runs' }).waitFor();
@@ -32,9 +19,9 @@ describe('dashboard navigation and login', { skip: skipWithoutChromium }, () => 
   });
 
   it('says why a login with a wrong password failed', async () => {
-    await withPage(browser, dashboard, async (page) => {
+    await withPage(suite.browser, suite.dashboard, async (page) => {
       await page.goto('/login');
-      await page.getByLabel('Username').fill(dashboard.users.admin.username);
+      await page.getByLabel('Username').fill(suite.dashboard.users.admin.username);
       await page.getByLabel('Password').fill('not-the-password');
       await page.getByRole('button', { name: 'Log in' }).click();
       const error = page.getByRole('alert');
@@ -46,8 +33,8 @@ describe('dashboard navigation and login', { skip: skipWithoutChromium }, () => 
   });
 
   it('shows Users & tokens to an admin after login, and hides it again after logout', async () => {
-    await withPage(browser, dashboard, async (page) => {
-      await logIn(page, dashboard.users.admin);
+    await withPage(suite.browser, suite.dashboard, async (page) => {
+      await logIn(page, suite.dashboard.users.admin);
       const nav = page.getByRole('navigation', { name: 'Main' });
       await nav.getByRole('link', { name: 'Users & tokens' }).click();
       await page.getByRole('heading', { name: 'Users', exact: true }).waitFor();
@@ -58,8 +45,8 @@ describe('dashboard navigation and login', { skip: skipWithoutChromium }, () => 
   });
 
   it('keeps Users & tokens from a viewer', async () => {
-    await withPage(browser, dashboard, async (page) => {
-      await logIn(page, dashboard.users.viewer);
+    await withPage(suite.browser, suite.dashboard, async (page) => {
+      await logIn(page, suite.dashboard.users.viewer);
       const nav = page.getByRole('navigation', { name: 'Main' });
       await nav.getByRole('link', { name: 'Alerts' }).waitFor();
       assert.equal(await nav.getByRole('link', { name: 'Users & tokens' }).count(), 0);

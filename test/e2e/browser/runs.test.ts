@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import { eventually, launchBrowser, screenshot, skipWithoutChromium, withPage } from './browser.js';
+import { before, describe, it } from 'node:test';
+import type { Page } from 'playwright-core';
+import { eventually, screenshot, skipWithoutChromium, useDashboard, withPage } from './browser.js';
 import { displayedTime, expectedRuns, runFiles, RUN_COUNT, SUBSYSTEMS, type ExpectedRun } from './seed.js';
-import { startDashboard, type Dashboard } from './server.js';
 
 /** Run numbers in the order the table shows them. */
 async function shownRuns(page: Page): Promise<number[]> {
@@ -31,23 +30,14 @@ async function assertRow(page: Page, run: ExpectedRun): Promise<void> {
 }
 
 describe('runs pages', { skip: skipWithoutChromium }, () => {
-  let dashboard: Dashboard;
-  let browser: Browser;
+  const suite = useDashboard();
   let runs: ExpectedRun[];
-
-  before(async () => {
-    dashboard = await startDashboard();
-    browser = await launchBrowser();
-    runs = expectedRuns(dashboard.seed.files);
-  });
-
-  after(async () => {
-    await browser?.close();
-    await dashboard?.close();
+  before(() => {
+    runs = expectedRuns(suite.dashboard.seed.files);
   });
 
   it('lists runs newest first with their files per subsystem, page by page', async () => {
-    await withPage(browser, dashboard, async (page) => {
+    await withPage(suite.browser, suite.dashboard, async (page) => {
       await page.goto('/runs');
       await page.locator('.runs-table').waitFor();
       const headers = (await page.locator('.runs-table thead th').allTextContents()).map((h) => h.trim());
@@ -95,7 +85,7 @@ describe('runs pages', { skip: skipWithoutChromium }, () => {
     // A run with files in every subsystem and more than one file in some.
     const run = runs.find((r) => SUBSYSTEMS.every((s) => (r.files[s] ?? 0) > 0) && (r.files.EMC ?? 0) > 3);
     assert.ok(run, 'the seed has a run with files in every subsystem');
-    await withPage(browser, dashboard, async (page) => {
+    await withPage(suite.browser, suite.dashboard, async (page) => {
       await page.goto('/runs?size=50');
       await page.locator(`.runs-table tbody tr[data-run="${run.run}"]`).click();
       await page.getByRole('heading', { name: `Run ${run.run}` }).waitFor();
@@ -118,7 +108,7 @@ describe('runs pages', { skip: skipWithoutChromium }, () => {
   });
 
   it('says so when a run does not exist', async () => {
-    await withPage(browser, dashboard, async (page) => {
+    await withPage(suite.browser, suite.dashboard, async (page) => {
       await page.goto('/runs/999999');
       const error = page.getByRole('alert');
       await error.waitFor();
@@ -127,7 +117,7 @@ describe('runs pages', { skip: skipWithoutChromium }, () => {
   });
 
   it('shows a new run as it arrives, without reloading the page', async () => {
-    await withPage(browser, dashboard, async (page) => {
+    await withPage(suite.browser, suite.dashboard, async (page) => {
       await page.goto('/runs');
       await page.locator('.runs-table').waitFor();
       await page.evaluate(() => {
@@ -135,7 +125,7 @@ describe('runs pages', { skip: skipWithoutChromium }, () => {
       });
       const newRun = runFiles(RUN_COUNT);
       const number = newRun[0]?.run;
-      await dashboard.addFiles(newRun);
+      await suite.dashboard.addFiles(newRun);
       await page.locator(`.runs-table tbody tr[data-run="${number}"]`).waitFor({ timeout: 20_000 });
       assert.equal((await shownRuns(page))[0], number, 'the new run is on top');
       const [expected] = expectedRuns(newRun);

@@ -15,8 +15,7 @@ import {
   type SeedUser,
 } from './seed.js';
 import { freePort, startCli, tempDir } from '../../helpers/cli.js';
-import { loadConfig } from '../../../src/core/config/config.loader.js';
-import { configPathKeys, configSchema } from '../../../src/app/config.schema.js';
+import { loadAppConfig } from '../../../src/app/config.schema.js';
 import { openApp } from '../../../src/app/app.js';
 import { silentLogger } from '../../../src/core/logger.js';
 
@@ -78,7 +77,7 @@ export async function startDashboard(seed: Seed = defaultSeed()): Promise<Dashbo
     ].join('\n'),
   );
 
-  const { config, source } = loadConfig({ schema: configSchema, file: configFile, pathKeys: configPathKeys });
+  const { config, source } = loadAppConfig({ file: configFile });
   const app = await openApp({ config, source, logger: silentLogger() });
   let token: string;
   try {

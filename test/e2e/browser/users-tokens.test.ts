@@ -1,28 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { Browser } from 'playwright-core';
-import { launchBrowser, logIn, skipWithoutChromium, withPage } from './browser.js';
-import { startDashboard, type Dashboard } from './server.js';
+import { describe, it } from 'node:test';
+import { logIn, skipWithoutChromium, useDashboard, withPage } from './browser.js';
 
 describe('users and tokens page', { skip: skipWithoutChromium }, () => {
-  let dashboard: Dashboard;
-  let browser: Browser;
-
-  before(async () => {
-    dashboard = await startDashboard();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await dashboard?.close();
-  });
+  const suite = useDashboard();
 
   it('lists users and adds one with a role', async () => {
-    await withPage(browser, dashboard, async (page) => {
-      await logIn(page, dashboard.users.admin);
+    await withPage(suite.browser, suite.dashboard, async (page) => {
+      await logIn(page, suite.dashboard.users.admin);
       await page.goto('/users');
-      for (const user of dashboard.seed.users) {
+      for (const user of suite.dashboard.seed.users) {
         await page.locator('.users-table tbody tr', { hasText: user.name }).first().waitFor();
       }
       const form = page.getByRole('form', { name: 'Add user' });
@@ -37,11 +24,11 @@ describe('users and tokens page', { skip: skipWithoutChromium }, () => {
   });
 
   it('shows a new token once and never again', async () => {
-    await withPage(browser, dashboard, async (page) => {
-      await logIn(page, dashboard.users.admin);
+    await withPage(suite.browser, suite.dashboard, async (page) => {
+      await logIn(page, suite.dashboard.users.admin);
       await page.goto('/users');
       const form = page.getByRole('form', { name: 'Create token' });
-      await form.getByLabel('User').selectOption(dashboard.users.operator.username);
+      await form.getByLabel('User').selectOption(suite.dashboard.users.operator.username);
       await form.getByLabel('Label').fill('upload script');
       await form.getByRole('button', { name: 'Create token' }).click();
 
@@ -62,8 +49,8 @@ describe('users and tokens page', { skip: skipWithoutChromium }, () => {
   });
 
   it('revokes a token', async () => {
-    await withPage(browser, dashboard, async (page) => {
-      await logIn(page, dashboard.users.admin);
+    await withPage(suite.browser, suite.dashboard, async (page) => {
+      await logIn(page, suite.dashboard.users.admin);
       await page.goto('/users');
       const form = page.getByRole('form', { name: 'Create token' });
       await form.getByLabel('Label').fill('short-lived');

@@ -5,8 +5,7 @@ import path from 'node:path';
 import { startCli, tempDir, writeConfig } from '../../helpers/cli.js';
 import { createTestDatabase, dialectsUnderTest, isPostgresReachable } from '../../helpers/database.js';
 import { requirement } from '../../helpers/environment.js';
-import { loadConfig } from '../../../src/core/config/config.loader.js';
-import { configPathKeys, configSchema } from '../../../src/app/config.schema.js';
+import { loadAppConfig } from '../../../src/app/config.schema.js';
 import { openApp } from '../../../src/app/app.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import { INGEST_PASS_TASK } from '../../../src/modules/ingest/index.js';
@@ -32,7 +31,7 @@ for (const dialect of dialectsUnderTest()) {
       fs.mkdirSync(path.join(dir, 'in'));
       fs.writeFileSync(path.join(dir, 'in', 'EMChistos_300005_C_2015_11_24_18_05_10.root'), 'histograms');
 
-      const { config, source } = loadConfig({ schema: configSchema, file, pathKeys: configPathKeys });
+      const { config, source } = loadAppConfig({ file });
       const app = await openApp({ config, source, logger: silentLogger() });
       try {
         await app.queue.enqueue(INGEST_PASS_TASK, {});
