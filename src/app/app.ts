@@ -9,6 +9,7 @@ import { createLockManager } from '../core/lifecycle/lock.factory.js';
 import { lockMigrations } from '../core/lifecycle/lock.migrations.js';
 import type { LockManager } from '../core/lifecycle/lock.js';
 import type { Daemon } from '../core/lifecycle/daemon.js';
+import { runAsSingleton } from '../core/lifecycle/singleton.js';
 import { AuthRepository } from '../core/auth/auth.repository.js';
 import { AuthService } from '../core/auth/auth.service.js';
 import { authMigrations } from '../core/auth/auth.migrations.js';
@@ -23,6 +24,14 @@ import {
   type IngestModule,
   type IngestService,
 } from '../modules/ingest/index.js';
+import {
+  createTransferModule,
+  exposureJobKey,
+  transferMigrations,
+  TRANSFER_EXPOSURE_TASK,
+  type TransferModule,
+  type TransferService,
+} from '../modules/transfer/index.js';
 import { enabledModules, type Config, type ModuleName } from './config.schema.js';
 
 /**
@@ -42,10 +51,18 @@ export interface App {
   readonly auth: AuthService;
   readonly alerts: AlertsService;
   readonly ingest?: IngestModule;
+  readonly transfer?: TransferModule;
   /** The ingest service, or an InputError saying the config has no ingest section. */
   requireIngest(): IngestService;
+  /** The transfer service, or an InputError saying the config has no transfer section. */
+  requireTransfer(): TransferService;
   /** Runs `ingest watch` until the signal aborts or the kill file appears. */
   runIngestWatch(signal: AbortSignal): Promise<void>;
+  /**
+   * Runs `transfer watch`: the scheduler under its lock and, unless `scheduleOnly` or `dryRun`,
+   * this process's queue workers, until the signal aborts or the kill file appears.
+   */
+  runTransferWatch(signal: AbortSignal, options: { dryRun: boolean; scheduleOnly: boolean }): Promise<void>;
   /** Singleton loops `custodian start` runs (each under a lock). */
   daemons(): Daemon[];
   close(): Promise<void>;
@@ -58,6 +75,7 @@ export const ALL_MIGRATIONS: readonly MigrationSet[] = [
   queueMigrations,
   lockMigrations,
   ingestMigrations,
+  transferMigrations,
 ];
 
 export async function openApp(options: {
@@ -94,6 +112,13 @@ export async function openApp(options: {
       ? createIngestModule({ config: config.ingest, database, alerts, logger })
       : undefined;
     for (const task of ingest?.tasks ?? []) queue.register(task);
+    const transfer = config.transfer
+      ? createTransferModule({ config: config.transfer, database, alerts, locks, logger })
+      : undefined;
+    for (const task of transfer?.tasks ?? []) queue.register(task);
+    const dispatch = async (payload: { stream: string; night: string; exposure: string }) => {
+      await queue.enqueue(TRANSFER_EXPOSURE_TASK, payload, { jobKey: exposureJobKey(payload) });
+    };
 
     const requireIngest = (): IngestService => {
       if (!ingest) {
@@ -103,6 +128,15 @@ export async function openApp(options: {
         );
       }
       return ingest.service;
+    };
+    const requireTransfer = (): TransferService => {
+      if (!transfer) {
+        throw new InputError(
+          'TRANSFER_NOT_CONFIGURED',
+          `the configuration ${source.file} has no transfer: section; add one (see custodian init and the README)`,
+        );
+      }
+      return transfer.service;
     };
 
     return {
@@ -117,13 +151,39 @@ export async function openApp(options: {
       auth,
       alerts,
       ingest,
+      transfer,
       requireIngest,
+      requireTransfer,
       runIngestWatch: async (signal) => {
         requireIngest();
         await ingest?.watchDaemon.start(signal);
       },
-      daemons: () => (ingest ? [ingest.watchDaemon] : []),
+      runTransferWatch: async (signal, options) => {
+        requireTransfer();
+        if (!transfer) return;
+        const daemon = transfer.watchDaemon({ dispatch, dryRun: options.dryRun });
+        // One signal for the scheduler and the workers: the kill file ends the scheduler, and
+        // the workers then finish their current exposure and stop too.
+        const inner = new AbortController();
+        const stop = () => inner.abort();
+        signal.addEventListener('abort', stop, { once: true });
+        const workers = options.dryRun || options.scheduleOnly ? Promise.resolve() : queue.run(inner.signal);
+        try {
+          await runAsSingleton(locks, `daemon:${daemon.name}`, inner.signal, (s) => daemon.start(s), {
+            logger,
+          });
+        } finally {
+          stop();
+          signal.removeEventListener('abort', stop);
+          await workers;
+        }
+      },
+      daemons: () => [
+        ...(ingest ? [ingest.watchDaemon] : []),
+        ...(transfer ? [transfer.watchDaemon({ dispatch })] : []),
+      ],
       close: async () => {
+        await transfer?.close();
         await queue.close();
         await database.close();
       },

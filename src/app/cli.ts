@@ -54,7 +54,12 @@ export function buildProgram(): { program: Command; context: CliContext } {
       }
     },
   });
-  registerTransferCommands(program, { output: (options) => context.output(options) });
+  registerTransferCommands(program, {
+    output: (options) => context.output(options),
+    service: async () => (await context.app()).requireTransfer(),
+    watch: async (signal, options) => (await context.app()).runTransferWatch(signal, options),
+    logger: () => context.logger(),
+  });
   registerRuntimeCommands(program, context);
   return { program, context };
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { coreConfigShape } from '../core/config/config.schema.js';
 import { loadConfig, type ConfigSource } from '../core/config/config.loader.js';
 import { ingestConfigSchema } from '../modules/ingest/ingest.schema.js';
+import { transferConfigSchema } from '../modules/transfer/transfer.schema.js';
 
 /**
  * The whole configuration: core sections plus one optional section per module. A module whose
@@ -11,6 +12,7 @@ export const configSchema = z
   .object({
     ...coreConfigShape,
     ingest: ingestConfigSchema.optional(),
+    transfer: transferConfigSchema.optional(),
   })
   .strict();
 
@@ -22,13 +24,20 @@ export const configPathKeys = [
   'ingest.dropDir',
   'ingest.dataDir',
   'ingest.killFile',
+  'transfer.killFile',
+  'transfer.streams.*.source',
+  'transfer.streams.*.sshIdentity',
+  'transfer.streams.*.staging',
+  'transfer.streams.*.destination',
+  'transfer.streams.*.archive',
 ] as const;
 
-export type ModuleName = 'ingest';
+export type ModuleName = 'ingest' | 'transfer';
 
 export function enabledModules(config: Config): ModuleName[] {
   const modules: ModuleName[] = [];
   if (config.ingest) modules.push('ingest');
+  if (config.transfer) modules.push('transfer');
   return modules;
 }
 

@@ -30,4 +30,23 @@ ingest:
   settleSeconds: 5       # files younger than this are still being written
   intervalSeconds: 60    # pause between passes of "ingest watch"
   killFile: ./stop-ingest  # "ingest watch" stops when this file exists
+
+# Moves raw data from the observatory to the data centre: rsync, verify checksums, publish
+# read-only, catch up late files, archive each night. Remove the section if you do not use it.
+# transfer:
+#   intervalSeconds: 60
+#   timezone: America/Phoenix   # a night is the local date 12 hours before (YYYYMMDD)
+#   catchupHour: 14             # UTC hour after which yesterday's night is re-synced once
+#   archiveHour: 20             # UTC hour after which yesterday's night is archived once
+#   killFile: ./stop-transfer
+#   streams:
+#     - name: desi_spectro_data
+#       source: ssh://desi@observatory.example.org:22/exposures   # or a local path
+#       sshIdentity: ./keys/id_ed25519
+#       sshOptions: [UserKnownHostsFile=./keys/known_hosts]
+#       pauseFile: checksum-running   # at the source: skip the pass while it exists
+#       staging: ./staging
+#       destination: ./spectro/data
+#       archive: ./archive
+#       checksumFile: checksum-{exposure}.sha256sum
 `;

@@ -6,6 +6,7 @@ import { createMetricsRegistry } from '../core/http/metrics.js';
 import { UnavailableError, coerceError } from '../core/errors.js';
 import { alertsRoutes } from '../core/alerts/alerts.routes.js';
 import { ingestRoutes } from '../modules/ingest/index.js';
+import { transferRoutes } from '../modules/transfer/index.js';
 import type { App } from './app.js';
 import { PACKAGE_ROOT, VERSION } from './version.js';
 
@@ -33,6 +34,7 @@ export async function buildHttpServer(app: App): Promise<HttpServer> {
   });
   registerApiRoutes(server, alertsRoutes, { alerts: app.alerts });
   if (app.ingest) registerApiRoutes(server, ingestRoutes, { service: app.ingest.service });
+  if (app.transfer) registerApiRoutes(server, transferRoutes, { service: app.transfer.service });
   await server.ready();
   return server;
 }

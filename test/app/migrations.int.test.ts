@@ -30,6 +30,9 @@ describeEachDialect('every migration set', (ctx) => {
       'locks',
       'ingest_runs',
       'ingest_files',
+      'transfer_stages',
+      'transfer_stage_history',
+      'transfer_nights',
     ]) {
       assert.ok(tables.includes(expected), `${expected} in ${tables.join(', ')}`);
     }

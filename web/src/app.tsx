@@ -6,14 +6,23 @@ import { LoginPage } from './pages/login-page';
 import { NotFoundPage } from './pages/not-found-page';
 import { RunPage } from './pages/run-page';
 import { RunsPage } from './pages/runs-page';
+import { TransferExposurePage } from './pages/transfer-exposure-page';
+import { TransferPage } from './pages/transfer-page';
 import { UsersPage } from './pages/users-page';
 import { SessionProvider, useSession } from './session';
+
+/** Module start pages, in order of preference for the first page. */
+const MODULE_HOME: [module: string, path: string][] = [
+  ['ingest', '/runs'],
+  ['transfer', '/transfer'],
+];
 
 /** The first page: the first module's page, or alerts when no module is enabled. */
 function Home() {
   const { meta, ready } = useSession();
   if (!ready) return <Loading />;
-  return <Navigate to={meta?.modules.includes('ingest') ? '/runs' : '/alerts'} replace />;
+  const home = MODULE_HOME.find(([module]) => meta?.modules.includes(module));
+  return <Navigate to={home?.[1] ?? '/alerts'} replace />;
 }
 
 export function App() {
@@ -28,6 +37,8 @@ export function App() {
             <Route path="users" element={<UsersPage />} />
             <Route path="runs" element={<RunsPage />} />
             <Route path="runs/:run" element={<RunPage />} />
+            <Route path="transfer" element={<TransferPage />} />
+            <Route path="transfer/:stream/:night/:exposure" element={<TransferExposurePage />} />
             <Route path="*" element={<NotFoundPage />} />
           </Route>
         </Routes>

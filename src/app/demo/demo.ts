@@ -6,6 +6,7 @@ import { openApp } from '../app.js';
 import { start } from '../runtime.js';
 import type { CliContext } from '../cli-context.js';
 import { OnlineSystemSimulator } from './online-system.simulator.js';
+import { ObservatorySimulator } from './observatory.simulator.js';
 
 /**
  * `custodian demo`: a self-contained workspace on SQLite with simulated sources, running the real
@@ -24,6 +25,20 @@ ingest:
   settleSeconds: 1
   intervalSeconds: 2
   killFile: ./stop-ingest
+transfer:
+  intervalSeconds: 3
+  timezone: America/Phoenix
+  # Hour 0 so yesterday's night is caught up and archived at once, whatever the time of day.
+  catchupHour: 0
+  archiveHour: 0
+  killFile: ./stop-transfer
+  streams:
+    - name: desi_spectro_data
+      source: ./observatory          # a local path here; ssh://user@host:port/path in production
+      staging: ./staging
+      destination: ./spectro/data
+      archive: ./archive
+      checksumFile: checksum-{exposure}.sha256sum
 `;
 
 export async function runDemo(options: { dir: string; port: number; context: CliContext }): Promise<void> {
@@ -55,8 +70,20 @@ export async function runDemo(options: { dir: string; port: number; context: Cli
       ticksPerRun: 12,
       logger,
     });
+    const loops = [(signal: AbortSignal) => simulator.start(signal)];
+    const stream = config.transfer?.streams[0];
+    if (config.transfer && stream && !stream.source.includes('://')) {
+      const observatory = new ObservatorySimulator({
+        sourceDir: stream.source,
+        workDir: path.join(dir, 'observatory-work'),
+        timezone: config.transfer.timezone,
+        tickMs: 4000,
+        logger,
+      });
+      loops.push((signal) => observatory.start(signal));
+    }
     await start(app, {
-      extraLoops: [(signal) => simulator.start(signal)],
+      extraLoops: loops,
       onListening: (origin) => {
         process.stdout.write(
           [
@@ -66,6 +93,8 @@ export async function runDemo(options: { dir: string; port: number; context: Cli
             `  API docs:   ${origin}/api/docs`,
             `  log in as:  admin / ${password}   (also in ${passwordFile})`,
             '  A simulated online system drops histogram files every few seconds; watch the Runs page.',
+            '  A simulated observatory writes an exposure every few seconds (some with a bad checksum or',
+            "  a late file); watch the Transfer page: yesterday's night is archived, tonight's flows in.",
             '  Stop with Ctrl-C.',
             '',
           ].join('\n'),

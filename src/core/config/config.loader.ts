@@ -163,6 +163,8 @@ function substitute(
   return value;
 }
 
+const URL_LIKE = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
+
 function resolvePathKey(target: unknown, keys: string[], baseDir: string): void {
   if (target === null || typeof target !== 'object') return;
   const [head, ...rest] = keys;
@@ -172,7 +174,9 @@ function resolvePathKey(target: unknown, keys: string[], baseDir: string): void 
   for (const child of children) {
     const value = record[child];
     if (rest.length === 0) {
-      if (typeof value === 'string' && value !== '') record[child] = path.resolve(baseDir, value);
+      // A path key may also accept a URL (a transfer source `ssh://host/path`): URLs stay as written.
+      if (typeof value === 'string' && value !== '' && !URL_LIKE.test(value))
+        record[child] = path.resolve(baseDir, value);
     } else resolvePathKey(value, rest, baseDir);
   }
 }

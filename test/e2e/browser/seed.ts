@@ -34,6 +34,8 @@ export interface Seed {
   users: SeedUser[];
   files: SeedFile[];
   alerts: SeedAlert[];
+  /** When set, the dashboard's config has a `transfer:` section and these attempts recorded. */
+  transfer?: TransferSeed;
 }
 
 export const FIRST_RUN = 300001;
@@ -165,4 +167,222 @@ export function dropFileName(file: SeedFile): string {
 export function displayedTime(timestamp: number): string {
   const { Y, M, D, h, m, s } = localFields(timestamp);
   return `${Y}-${M}-${D} ${h}:${m}:${s}`;
+}
+
+// ---- transfer -----------------------------------------------------------------------------------
+// The transfer module's dashboard is seeded with stage attempts recorded through its repository,
+// plus real published exposure folders (files and a sha256sum manifest) that the server can verify.
+
+export const TRANSFER_STAGES = ['rsync', 'checksum', 'publish', 'backup'] as const;
+export type TransferStage = (typeof TRANSFER_STAGES)[number];
+
+export const SPECTRO_STREAM = 'desi_spectro_data';
+export const GUIDE_STREAM = 'desi_guide_data';
+
+export interface TransferAttemptSeed {
+  stream: string;
+  night: string;
+  exposure: string;
+  stage: TransferStage;
+  ok: boolean;
+  /** Unix ms. */
+  at: number;
+  message: string;
+}
+
+export interface TransferFileSeed {
+  /** Relative to the exposure folder. */
+  name: string;
+  content: string;
+}
+
+/** An exposure whose folder exists under the stream's destination (and its source), with a manifest. */
+export interface PublishedExposureSeed {
+  stream: string;
+  night: string;
+  exposure: string;
+  files: TransferFileSeed[];
+  /** Files that arrived at the source after publishing: what a catch-up would bring over. */
+  late: TransferFileSeed[];
+}
+
+export interface TransferNightSeed {
+  stream: string;
+  night: string;
+  /** Unix ms. */
+  catchupAt: number;
+  archiveAt: number;
+}
+
+export interface TransferSeed {
+  streams: string[];
+  /** Recorded in this order, which is also time order: the last attempt of a stage is its state. */
+  attempts: TransferAttemptSeed[];
+  published: PublishedExposureSeed[];
+  nights: TransferNightSeed[];
+}
+
+/** Unix ms `minutes` after 03:00 UTC of the day after `night` (20:00 in Arizona, when nights start). */
+export function transferTime(night: string, minutes: number): number {
+  const y = Number(night.slice(0, 4));
+  const m = Number(night.slice(4, 6));
+  const d = Number(night.slice(6, 8));
+  return Date.UTC(y, m - 1, d + 1, 3, 0) + minutes * 60_000;
+}
+
+function attempts(
+  stream: string,
+  night: string,
+  exposure: string,
+  minute: number,
+  stages: readonly (TransferStage | [TransferStage, string])[],
+): TransferAttemptSeed[] {
+  return stages.map((entry, i) => {
+    const [stage, failure] = typeof entry === 'string' ? [entry, undefined] : entry;
+    return {
+      stream,
+      night,
+      exposure,
+      stage,
+      ok: failure === undefined,
+      at: transferTime(night, minute + i),
+      message: failure ?? '',
+    };
+  });
+}
+
+const ALL_OK = ['rsync', 'checksum', 'publish', 'backup'] as const;
+const PUBLISHED = ['rsync', 'checksum', 'publish'] as const;
+
+/** The night whose exposure 00000012 is published on disk but whose last re-verification failed. */
+export const VERIFY_NIGHT = '20261119';
+export const VERIFY_EXPOSURE = '00000012';
+export const VERIFY_FAILURE = '1 mismatched: desi-00000012.fits.fz';
+/** Written late at the source of VERIFY_EXPOSURE only. */
+export const LATE_FILE = 'sky-00000012.fits.fz';
+export const CHECKSUM_FAILURE = 'checksum mismatch: desi-00000010.fits.fz (1 of 3 files)';
+/** Exposure 00000002 of the green night: a checksum that failed once, then passed after a re-copy. */
+export const RETRIED_NIGHT = '20261118';
+export const RETRIED_EXPOSURE = '00000002';
+export const RETRIED_FAILURE = '1 missing: guide-00000002.fits.fz';
+
+/**
+ * Nights of two streams: 20261121 in progress, 20261120 with a failed checksum (and an all-green
+ * guide night), 20261119 with a failed re-verification of a published exposure, 20261118 green and
+ * archived after a retried checksum, and eight older green nights so "last N nights" matters.
+ */
+export function defaultTransferSeed(): TransferSeed {
+  const s = SPECTRO_STREAM;
+  const list: TransferAttemptSeed[] = [];
+  for (let day = 1; day <= 8; day++) {
+    const night = `202611${String(day).padStart(2, '0')}`;
+    list.push(...attempts(s, night, '00000001', 0, ALL_OK));
+  }
+  list.push(
+    ...attempts(s, RETRIED_NIGHT, '00000001', 0, ALL_OK),
+    ...attempts(s, RETRIED_NIGHT, RETRIED_EXPOSURE, 10, ['rsync', ['checksum', RETRIED_FAILURE]]),
+    ...attempts(s, RETRIED_NIGHT, RETRIED_EXPOSURE, 20, ALL_OK),
+    ...attempts(s, RETRIED_NIGHT, '00000003', 30, ALL_OK),
+    ...attempts(s, VERIFY_NIGHT, '00000011', 0, PUBLISHED),
+    ...attempts(s, VERIFY_NIGHT, VERIFY_EXPOSURE, 10, PUBLISHED),
+    ...attempts(s, VERIFY_NIGHT, VERIFY_EXPOSURE, 200, [['checksum', VERIFY_FAILURE]]),
+    // Recorded out of numeric order on purpose: the page sorts exposures itself.
+    ...attempts(s, '20261120', '00000010', 10, ['rsync', ['checksum', CHECKSUM_FAILURE]]),
+    ...attempts(s, '20261120', '00000009', 0, PUBLISHED),
+    ...attempts(GUIDE_STREAM, '20261120', '00000009', 0, ALL_OK),
+    ...attempts(s, '20261121', '00000020', 0, PUBLISHED),
+    ...attempts(s, '20261121', '00000021', 10, ['rsync']),
+  );
+  const file = (name: string, size: number, seed: number): TransferFileSeed => ({
+    name,
+    content: Array.from({ length: size }, (_, i) => String.fromCharCode(97 + ((i * seed) % 26))).join(''),
+  });
+  return {
+    streams: [SPECTRO_STREAM, GUIDE_STREAM],
+    attempts: list,
+    published: [
+      {
+        stream: s,
+        night: VERIFY_NIGHT,
+        exposure: VERIFY_EXPOSURE,
+        files: [
+          file('desi-00000012.fits.fz', 4096, 7),
+          file('guide-00000012.fits.fz', 2048, 11),
+          file('fibermap/fibermap-00000012.fits', 1024, 13),
+        ],
+        late: [file(LATE_FILE, 512, 17)],
+      },
+    ],
+    nights: [
+      {
+        stream: s,
+        night: RETRIED_NIGHT,
+        catchupAt: transferTime(RETRIED_NIGHT, 11 * 60 + 5),
+        archiveAt: transferTime(RETRIED_NIGHT, 17 * 60 + 10),
+      },
+    ],
+  };
+}
+
+export function transferDashboardSeed(): Seed {
+  return { ...defaultSeed(), transfer: defaultTransferSeed() };
+}
+
+export type StageStateSeed = { ok: boolean; at: number; message: string } | null;
+
+export interface ExpectedExposure {
+  exposure: string;
+  stages: Record<TransferStage, StageStateSeed>;
+}
+
+export interface ExpectedNight {
+  stream: string;
+  night: string;
+  state: 'green' | 'yellow' | 'red';
+  exposures: ExpectedExposure[];
+  failed: number;
+  archived: boolean;
+}
+
+/**
+ * What the status page must show, newest night first (streams of one night by name): the latest
+ * attempt of each stage; red when one failed, green when every exposure is rsynced, checked and
+ * published, yellow otherwise.
+ */
+export function expectedTransferNights(attemptsList: readonly TransferAttemptSeed[]): ExpectedNight[] {
+  const nights = new Map<string, Map<string, ExpectedExposure>>();
+  for (const a of attemptsList) {
+    const key = `${a.stream}:${a.night}`;
+    const exposures = nights.get(key) ?? new Map<string, ExpectedExposure>();
+    nights.set(key, exposures);
+    const exposure = exposures.get(a.exposure) ?? {
+      exposure: a.exposure,
+      stages: { rsync: null, checksum: null, publish: null, backup: null },
+    };
+    exposures.set(a.exposure, exposure);
+    exposure.stages[a.stage] = { ok: a.ok, at: a.at, message: a.message };
+  }
+  return [...nights.entries()]
+    .map(([key, exposures]) => {
+      const [stream = '', night = ''] = key.split(':');
+      const list = [...exposures.values()].sort((a, b) => Number(a.exposure) - Number(b.exposure));
+      const failedOne = (e: ExpectedExposure) => Object.values(e.stages).some((s) => s !== null && !s.ok);
+      const failed = list.filter(failedOne).length;
+      const done = list.every((e) => e.stages.rsync?.ok && e.stages.checksum?.ok && e.stages.publish?.ok);
+      return {
+        stream,
+        night,
+        state: failed > 0 ? ('red' as const) : done ? ('green' as const) : ('yellow' as const),
+        exposures: list,
+        failed,
+        archived: list.every((e) => e.stages.backup?.ok === true),
+      };
+    })
+    .sort((a, b) => b.night.localeCompare(a.night) || a.stream.localeCompare(b.stream));
+}
+
+/** "MM-DD HH:MM" in TIMEZONE: how a stage cell shows an attempt's time. */
+export function displayedShortTime(unixMs: number): string {
+  const { M, D, h, m } = localFields(Math.floor(unixMs / 1000));
+  return `${M}-${D} ${h}:${m}`;
 }

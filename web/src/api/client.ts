@@ -1,6 +1,13 @@
 // A small fetch client for /api/v1. Every failure becomes an ApiError carrying the server's own
 // message and code, so pages can show exactly what the API said.
-import type { ErrorBody } from './types';
+import type {
+  ArchiveResult,
+  CatchupResult,
+  ErrorBody,
+  ExposureHistory,
+  ExposureVerifyResponse,
+  TransferStatusPage,
+} from './types';
 
 export class ApiError extends Error {
   override readonly name = 'ApiError';
@@ -96,3 +103,33 @@ export function errorMessage(e: unknown): string {
 export function isAbort(e: unknown): boolean {
   return e instanceof DOMException && e.name === 'AbortError';
 }
+
+export interface TransferStatusQuery {
+  stream?: string;
+  night?: string;
+  /** The newest N nights; 0 = all (the API's default is 10). */
+  nights?: number;
+}
+
+const segment = (value: string) => encodeURIComponent(value);
+
+/** The transfer module's endpoints (`/transfer/...`). */
+export const transferApi = {
+  statusPath: (query: TransferStatusQuery) => apiPath('/transfer/status', { ...query }),
+  status: (query: TransferStatusQuery, options: RequestOptions = {}) =>
+    api.get<TransferStatusPage>('/transfer/status', { ...query }, options),
+  exposurePath: (stream: string, night: string, exposure: string) =>
+    apiPath(`/transfer/status/${segment(stream)}/${segment(night)}/${segment(exposure)}`),
+  exposure: (stream: string, night: string, exposure: string, options: RequestOptions = {}) =>
+    api.get<ExposureHistory>(
+      `/transfer/status/${segment(stream)}/${segment(night)}/${segment(exposure)}`,
+      undefined,
+      options,
+    ),
+  verify: (stream: string, night: string, exposure: string) =>
+    api.post<ExposureVerifyResponse>('/transfer/verify', { stream, night, exposure }),
+  catchup: (stream: string, night: string, dryRun: boolean) =>
+    api.post<CatchupResult>('/transfer/catchup', { stream, night, dryRun }),
+  archive: (stream: string, night: string, dryRun: boolean) =>
+    api.post<ArchiveResult>('/transfer/archive', { stream, night, dryRun }),
+};

@@ -1,5 +1,6 @@
 // Wire types of the HTTP API (notes/API.md). The web app shares types with the server, never
 // runtime code. Fields named `...At` are ISO 8601 UTC strings; file `timestamp`s are unix seconds.
+import type { VerifyResult } from '../../../src/modules/transfer/verify.service.js';
 
 export type Role = 'viewer' | 'operator' | 'admin';
 
@@ -86,3 +87,27 @@ export interface Alert {
 
 // The ingest shapes come from the server's domain types (types only: nothing of the server runs here).
 export type { RunSummary, RunFile, RunDetail } from '../../../src/modules/ingest/ingest.types.js';
+
+// The transfer shapes, likewise from the server's domain types.
+export type {
+  Stage,
+  StageState,
+  StageAttempt,
+  ExposureStatus,
+  ExposureHistory,
+  NightState,
+  NightSummary,
+  TransferStatusPage,
+  CatchupExposure,
+  CatchupResult,
+  ArchiveResult,
+} from '../../../src/modules/transfer/transfer.types.js';
+export type { VerifyResult };
+
+/** `POST /transfer/verify`: the exposure that was checked again and what the check found. */
+export interface ExposureVerifyResponse {
+  stream: string;
+  night: string;
+  exposure: string;
+  result: VerifyResult;
+}

@@ -13,6 +13,7 @@ interface NavItem {
 /** One entry per module page that exists; add a module's entry here when its pages land. */
 const MODULE_NAV: Record<string, NavItem> = {
   ingest: { to: '/runs', label: 'Runs' },
+  transfer: { to: '/transfer', label: 'Transfer' },
 };
 
 export function Layout() {

@@ -1,0 +1,822 @@
+import path from 'node:path';
+import { NotFoundError, coerceError, isCustodianError } from '../../core/errors.js';
+import type { LockManager } from '../../core/lifecycle/lock.js';
+import type { Logger } from '../../core/logger.js';
+import type { FileHasher } from './checksum.adapter.js';
+import { isAfterUtcHour, yesterdayOf } from './night.calendar.js';
+import type { StreamConfig, TransferConfig } from './transfer.schema.js';
+import type { Archiver, ExposureFiles, SourceConnector, SourceSession } from './transfer.ports.js';
+import type { StageRecord, TransferRepository } from './transfer.repository.js';
+import {
+  STAGES,
+  type ArchiveResult,
+  type ArchiveVerifyResult,
+  type CatchupExposure,
+  type CatchupResult,
+  type ExposureHistory,
+  type ExposureOutcome,
+  type ExposureRef,
+  type ExposureStatus,
+  type NightState,
+  type NightSummary,
+  type PassResult,
+  type Stage,
+  type StreamPassResult,
+  type TransferStatusPage,
+} from './transfer.types.js';
+import { verifyDirectory, type VerifyResult } from './verify.service.js';
+
+/** Alert codes (one alert per exposure or night and code; the alerts service de-duplicates). */
+export const TRANSFER_ALERTS = {
+  exposure: 'TRANSFER_EXPOSURE_FAILED',
+  source: 'TRANSFER_SOURCE_UNREACHABLE',
+  catchup: 'TRANSFER_CATCHUP_FAILED',
+  archive: 'TRANSFER_ARCHIVE_FAILED',
+} as const;
+
+export interface AlertSink {
+  raise(alert: {
+    code: string;
+    severity: 'info' | 'warning' | 'critical';
+    message: string;
+    details?: unknown;
+    key?: string;
+  }): Promise<unknown>;
+  resolve?(code: string, key?: string): Promise<unknown>;
+}
+
+/** Hands an exposure to the job queue (`transfer:exposure`), de-duplicated by key. */
+export type ExposureDispatcher = (payload: { stream: string } & ExposureRef) => Promise<void>;
+
+export interface TransferServiceDeps {
+  config: TransferConfig;
+  repository: TransferRepository;
+  connector: SourceConnector;
+  files: ExposureFiles;
+  hasher: FileHasher;
+  archiver: Archiver;
+  alerts: AlertSink;
+  logger: Logger;
+  /** Per-exposure locks, so two workers never handle one exposure at once. Absent: no locking. */
+  locks?: LockManager;
+  /** unix ms; default Date.now */
+  clock?: () => number;
+}
+
+export interface PassOptions {
+  /** Only this stream. */
+  stream?: string;
+  dryRun?: boolean;
+  /** Default: transfer each exposure in this process; with a dispatcher, queue them. */
+  dispatch?: ExposureDispatcher;
+  signal?: AbortSignal;
+  /** Called after each exposure handled in this process. */
+  onExposure?: (outcome: ExposureOutcome) => void;
+}
+
+const DIGITS8 = /^\d{8}$/;
+const SET_BY_HAND = 'set by hand';
+
+function exposureKey(stream: string, ref: ExposureRef): string {
+  return `${stream}/${ref.night}/${ref.exposure}`;
+}
+
+/** One line saying why a verification failed (the full lists go to the API and --json). */
+export function summarizeVerify(result: VerifyResult): string {
+  if (result.ok) return `${result.verified} files verified`;
+  const parts: string[] = [];
+  const some = (items: readonly string[]) =>
+    items.slice(0, 3).join(', ') + (items.length > 3 ? `, … (${items.length})` : '');
+  if (result.malformed.length > 0)
+    parts.push(
+      `manifest: ${result.malformed
+        .slice(0, 2)
+        .map((m) => (m.line === 0 ? m.text : `line ${m.line}: ${m.text}`))
+        .join('; ')}`,
+    );
+  if (result.missing.length > 0) parts.push(`missing: ${some(result.missing)}`);
+  if (result.mismatched.length > 0) parts.push(`checksum mismatch: ${some(result.mismatched)}`);
+  if (result.unlisted.length > 0) parts.push(`not in manifest: ${some(result.unlisted)}`);
+  return parts.join('; ');
+}
+
+function nightState(exposures: readonly ExposureStatus[]): NightState {
+  const failed = exposures.some((e) => STAGES.some((s) => e[s]?.ok === false));
+  if (failed) return 'red';
+  const done = exposures.every((e) => e.rsync?.ok && e.checksum?.ok && e.publish?.ok);
+  return done ? 'green' : 'yellow';
+}
+
+/**
+ * The rules of the transfer module (issue 3): discover exposures at each stream's source, copy
+ * each into staging, make it read-only, verify its manifest, publish it, record every stage;
+ * once per night catch up late files and archive the night. Failures are recorded and alerted,
+ * and the data still moves on, so nothing waits on a human.
+ */
+export class TransferService {
+  private readonly clock: () => number;
+  private readonly logger: Logger;
+  /** Sessions reused across jobs of a worker (one ssh connection per stream), closed by close(). */
+  private readonly sessions = new Map<string, SourceSession>();
+
+  constructor(private readonly deps: TransferServiceDeps) {
+    this.clock = deps.clock ?? Date.now;
+    this.logger = deps.logger;
+  }
+
+  get config(): TransferConfig {
+    return this.deps.config;
+  }
+
+  streamNames(): string[] {
+    return this.deps.config.streams.map((s) => s.name);
+  }
+
+  getStream(name: string): StreamConfig {
+    const stream = this.deps.config.streams.find((s) => s.name === name);
+    if (!stream) {
+      throw new NotFoundError(
+        'TRANSFER_UNKNOWN_STREAM',
+        `no stream "${name}" in the transfer configuration (streams: ${this.streamNames().join(', ')})`,
+      );
+    }
+    return stream;
+  }
+
+  private openSession(stream: StreamConfig): SourceSession {
+    return this.deps.connector.open({
+      name: stream.name,
+      source: stream.source,
+      sshIdentity: stream.sshIdentity,
+      sshOptions: stream.sshOptions,
+    });
+  }
+
+  private sharedSession(stream: StreamConfig): SourceSession {
+    let session = this.sessions.get(stream.name);
+    if (!session) {
+      session = this.openSession(stream);
+      this.sessions.set(stream.name, session);
+    }
+    return session;
+  }
+
+  async close(): Promise<void> {
+    const sessions = [...this.sessions.values()];
+    this.sessions.clear();
+    await Promise.allSettled(sessions.map((s) => s.close()));
+  }
+
+  private paths(stream: StreamConfig, ref: ExposureRef) {
+    return {
+      staging: path.join(stream.staging, ref.night, ref.exposure),
+      published: path.join(stream.destination, ref.night, ref.exposure),
+      manifest: stream.checksumFile.replaceAll('{exposure}', ref.exposure).replaceAll('{night}', ref.night),
+    };
+  }
+
+  // ---- the pass ------------------------------------------------------------------------------
+
+  /** One pass over every stream (or one): discover, transfer or queue, then catch-up and archive when due. */
+  async runPass(options: PassOptions = {}): Promise<PassResult> {
+    const streams =
+      options.stream === undefined ? this.deps.config.streams : [this.getStream(options.stream)];
+    const results: StreamPassResult[] = [];
+    for (const stream of streams) {
+      if (options.signal?.aborted) break;
+      results.push(await this.passStream(stream, options));
+    }
+    return { dryRun: options.dryRun === true, streams: results };
+  }
+
+  private async passStream(stream: StreamConfig, options: PassOptions): Promise<StreamPassResult> {
+    const dryRun = options.dryRun === true;
+    const result: StreamPassResult = {
+      stream: stream.name,
+      dryRun,
+      paused: false,
+      skipped: [],
+      published: 0,
+      queued: 0,
+      exposures: [],
+    };
+    const session = this.openSession(stream);
+    try {
+      try {
+        if (stream.pauseFile !== undefined && (await session.exists(stream.pauseFile, options.signal))) {
+          this.logger.info(
+            { stream: stream.name, pauseFile: stream.pauseFile },
+            `pause file ${stream.pauseFile} exists at the source: skipping ${stream.name} this pass`,
+          );
+          result.paused = true;
+          return result;
+        }
+        const discovery = await session.discover({ signal: options.signal });
+        result.skipped = discovery.skipped;
+        for (const skipped of discovery.skipped) {
+          this.logger.warn(
+            { stream: stream.name, ...skipped },
+            `skipping ${skipped.path} at the source: ${skipped.reason}`,
+          );
+        }
+        if (!dryRun) await this.deps.alerts.resolve?.(TRANSFER_ALERTS.source, stream.name);
+        const nights = [...new Set(discovery.exposures.map((e) => e.night))];
+        const recorded = await this.deps.repository.publishRecorded(stream.name, nights);
+        for (const ref of discovery.exposures) {
+          if (options.signal?.aborted) break;
+          const { published } = this.paths(stream, ref);
+          if ((await this.deps.files.kind(published)) !== 'missing') {
+            result.published++;
+            if (!dryRun && !recorded.has(`${ref.night}/${ref.exposure}`))
+              await this.reconcilePublished(stream, ref);
+            continue;
+          }
+          if (options.dispatch && !dryRun) {
+            await options.dispatch({ stream: stream.name, ...ref });
+            result.queued++;
+            continue;
+          }
+          const outcome = await this.transferWith(stream, ref, session, { dryRun, signal: options.signal });
+          result.exposures.push(outcome);
+          options.onExposure?.(outcome);
+        }
+      } catch (thrown) {
+        const error = coerceError(thrown);
+        if (!isCustodianError(error) || error.kind !== 'UnavailableError') throw error;
+        result.error = error.message;
+        this.logger.error({ stream: stream.name, err: error }, `stream ${stream.name}: ${error.message}`);
+        if (!dryRun) {
+          await this.deps.alerts.raise({
+            code: TRANSFER_ALERTS.source,
+            severity: 'critical',
+            key: stream.name,
+            message: `transfer stream ${stream.name}: the source ${session.display} cannot be listed (${error.message}); the next pass retries`,
+          });
+        }
+        return result;
+      }
+      if (options.signal?.aborted) return result;
+      await this.nightlyWork(stream, session, result, dryRun, options.signal);
+      return result;
+    } finally {
+      await session.close();
+    }
+  }
+
+  /** Catch-up and archive of yesterday's night, each once, after their UTC hours. */
+  private async nightlyWork(
+    stream: StreamConfig,
+    session: SourceSession,
+    result: StreamPassResult,
+    dryRun: boolean,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const now = this.clock();
+    const night = yesterdayOf(now, this.deps.config.timezone);
+    const row = await this.deps.repository.findNight(stream.name, night);
+    if (isAfterUtcHour(now, this.deps.config.catchupHour) && !row?.catchupAt) {
+      result.catchup = await this.catchupWith(stream, night, session, { dryRun, signal });
+    }
+    if (signal?.aborted) return;
+    if (isAfterUtcHour(now, this.deps.config.archiveHour) && row?.archiveOk !== true) {
+      result.archive = await this.archiveWith(stream, night, session, { dryRun, signal });
+    }
+  }
+
+  // ---- one exposure --------------------------------------------------------------------------
+
+  /** The `transfer:exposure` job: one exposure, over the worker's shared session for the stream. */
+  async transferExposure(
+    streamName: string,
+    ref: ExposureRef,
+    options: { dryRun?: boolean; signal?: AbortSignal } = {},
+  ): Promise<ExposureOutcome> {
+    const stream = this.getStream(streamName);
+    return this.transferWith(stream, ref, this.sharedSession(stream), options);
+  }
+
+  private async transferWith(
+    stream: StreamConfig,
+    ref: ExposureRef,
+    session: SourceSession,
+    options: { dryRun?: boolean; signal?: AbortSignal },
+  ): Promise<ExposureOutcome> {
+    const base = { stream: stream.name, ...ref, failed: [] as Stage[] };
+    const { staging, published, manifest } = this.paths(stream, ref);
+    if (options.dryRun) {
+      if ((await this.deps.files.kind(published)) !== 'missing')
+        return { ...base, action: 'published-before' };
+      return {
+        ...base,
+        action: 'would-transfer',
+        message: `would copy ${session.display}/${ref.night}/${ref.exposure} to ${staging}, verify ${manifest} and publish to ${published}`,
+      };
+    }
+    const lock = this.deps.locks
+      ? await this.deps.locks.tryAcquire(`transfer:exposure:${exposureKey(stream.name, ref)}`)
+      : undefined;
+    if (this.deps.locks && !lock) return { ...base, action: 'busy' };
+    try {
+      // Checked under the lock: another worker may have published it a moment ago.
+      if ((await this.deps.files.kind(published)) !== 'missing')
+        return { ...base, action: 'published-before' };
+      return await this.runPipeline(stream, ref, session, options.signal);
+    } finally {
+      await lock?.release();
+    }
+  }
+
+  private async runPipeline(
+    stream: StreamConfig,
+    ref: ExposureRef,
+    session: SourceSession,
+    signal?: AbortSignal,
+  ): Promise<ExposureOutcome> {
+    const { files } = this.deps;
+    const { staging, published, manifest } = this.paths(stream, ref);
+    const failures: { stage: Stage; message: string }[] = [];
+    const records: StageRecord[] = [];
+    const record = async (stage: Stage, ok: boolean, message: string) => {
+      const entry = { stream: stream.name, ...ref, stage, ok, at: this.clock(), message };
+      records.push(entry);
+      await this.deps.repository.recordStage(entry);
+      if (!ok) failures.push({ stage, message });
+    };
+
+    const key = exposureKey(stream.name, ref);
+    // A staged copy left by an interrupted attempt is resumed: rsync only fetches what is missing.
+    const resumed = (await files.kind(staging)) === 'directory';
+    this.logger.info(
+      { stream: stream.name, ...ref, resumed },
+      `exposure ${key}: copying from ${session.display}${resumed ? ' (resuming a staged copy)' : ''}`,
+    );
+    if (resumed) await files.makeWritable(staging);
+    const sync = await session.syncExposure(ref.night, ref.exposure, staging, { signal });
+    await record(
+      'rsync',
+      sync.ok,
+      sync.ok ? `${sync.changed.length} files copied from ${session.display}` : sync.message,
+    );
+    await files.ensureDirectory(staging);
+    await files.makeReadOnly(staging);
+
+    let verify: VerifyResult | undefined;
+    try {
+      verify = await verifyDirectory(
+        { dir: staging, manifest: path.join(staging, manifest) },
+        { files: this.deps.hasher },
+      );
+      await record('checksum', verify.ok, summarizeVerify(verify));
+    } catch (thrown) {
+      await record('checksum', false, coerceError(thrown).message);
+    }
+
+    try {
+      await files.publish(staging, published);
+      await record('publish', true, `published to ${published}`);
+    } catch (thrown) {
+      await record('publish', false, `${coerceError(thrown).message}; the staged copy stays in ${staging}`);
+    }
+
+    if (failures.length > 0) {
+      const what = failures.map((f) => `${f.stage}: ${f.message}`).join('; ');
+      this.logger.error({ stream: stream.name, ...ref, failures }, `exposure ${key} failed: ${what}`);
+      await this.deps.alerts.raise({
+        code: TRANSFER_ALERTS.exposure,
+        severity: 'critical',
+        key,
+        message: `exposure ${key}: ${what}. The data was published anyway; the failure stays on the status page until a later verification passes`,
+        details: { stream: stream.name, ...ref, failures },
+      });
+    } else {
+      this.logger.info(
+        { stream: stream.name, ...ref },
+        `exposure ${key} transferred, verified and published`,
+      );
+    }
+    return {
+      stream: stream.name,
+      ...ref,
+      action: 'transferred',
+      failed: failures.map((f) => f.stage),
+      verify,
+      ...(failures.length > 0 ? { message: failures.map((f) => `${f.stage}: ${f.message}`).join('; ') } : {}),
+    };
+  }
+
+  /**
+   * An exposure in the destination without a publish record: the attempt that published it was
+   * killed between the rename and the record. Record what is on disk now, verified again.
+   */
+  private async reconcilePublished(stream: StreamConfig, ref: ExposureRef): Promise<void> {
+    const { published, manifest } = this.paths(stream, ref);
+    const lock = this.deps.locks
+      ? await this.deps.locks.tryAcquire(`transfer:exposure:${exposureKey(stream.name, ref)}`)
+      : undefined;
+    if (this.deps.locks && !lock) return;
+    try {
+      this.logger.warn(
+        { stream: stream.name, ...ref },
+        `exposure ${exposureKey(stream.name, ref)} is published but its publish was not recorded (an interrupted attempt): verifying it again`,
+      );
+      await this.recheck(stream, ref, published, manifest);
+      await this.deps.repository.recordStage({
+        stream: stream.name,
+        ...ref,
+        stage: 'publish',
+        ok: true,
+        at: this.clock(),
+        message: `found in ${published} (the attempt that published it was interrupted)`,
+      });
+    } finally {
+      await lock?.release();
+    }
+  }
+
+  /** Re-verifies a published exposure and records the checksum stage (API, web). */
+  async verifyExposure(streamName: string, ref: ExposureRef): Promise<VerifyResult> {
+    const stream = this.getStream(streamName);
+    const { published, manifest } = this.paths(stream, ref);
+    if ((await this.deps.files.kind(published)) !== 'directory') {
+      throw new NotFoundError(
+        'TRANSFER_EXPOSURE_NOT_PUBLISHED',
+        `exposure ${exposureKey(stream.name, ref)} is not published (no directory ${published})`,
+      );
+    }
+    return this.recheck(stream, ref, published, manifest);
+  }
+
+  private async recheck(
+    stream: StreamConfig,
+    ref: ExposureRef,
+    dir: string,
+    manifest: string,
+  ): Promise<VerifyResult> {
+    const verify = await verifyDirectory(
+      { dir, manifest: path.join(dir, manifest) },
+      { files: this.deps.hasher },
+    );
+    await this.deps.repository.recordStage({
+      stream: stream.name,
+      ...ref,
+      stage: 'checksum',
+      ok: verify.ok,
+      at: this.clock(),
+      message: summarizeVerify(verify),
+    });
+    const key = exposureKey(stream.name, ref);
+    if (verify.ok) await this.deps.alerts.resolve?.(TRANSFER_ALERTS.exposure, key);
+    else
+      await this.deps.alerts.raise({
+        code: TRANSFER_ALERTS.exposure,
+        severity: 'critical',
+        key,
+        message: `exposure ${key}: checksum: ${summarizeVerify(verify)}`,
+      });
+    return verify;
+  }
+
+  // ---- catch-up ------------------------------------------------------------------------------
+
+  async catchup(
+    streamName: string,
+    night: string,
+    options: { dryRun?: boolean } = {},
+  ): Promise<CatchupResult> {
+    const stream = this.getStream(streamName);
+    const session = this.openSession(stream);
+    try {
+      return await this.catchupWith(stream, night, session, options);
+    } finally {
+      await session.close();
+    }
+  }
+
+  private async catchupWith(
+    stream: StreamConfig,
+    night: string,
+    session: SourceSession,
+    options: { dryRun?: boolean; signal?: AbortSignal },
+  ): Promise<CatchupResult> {
+    const dryRun = options.dryRun === true;
+    const result: CatchupResult = {
+      stream: stream.name,
+      night,
+      dryRun,
+      action: 'nothing-changed',
+      exposures: [],
+    };
+    const nightDir = path.join(stream.destination, night);
+    const published = new Set(
+      (await this.deps.files.listDirectories(nightDir)).filter((name) => DIGITS8.test(name)),
+    );
+    if (published.size === 0) {
+      if (!dryRun) await this.deps.repository.markCatchup(stream.name, night, this.clock());
+      return { ...result, message: `nothing published for night ${night}` };
+    }
+    const diff = await session.diffNight(night, nightDir, options.signal);
+    const nightKey = `${stream.name}/${night}`;
+    if (!diff.ok) {
+      if (!dryRun) {
+        await this.deps.alerts.raise({
+          code: TRANSFER_ALERTS.catchup,
+          severity: 'critical',
+          key: nightKey,
+          message: `catch-up of ${nightKey} failed: ${diff.message}; the next pass retries`,
+        });
+      }
+      return { ...result, action: 'failed', message: diff.message };
+    }
+    // Late files of published exposures only: an exposure not yet published belongs to the
+    // regular pass, which copies, verifies and publishes it.
+    const changed = new Map<string, string[]>();
+    for (const entry of diff.changed) {
+      const [exposure, ...rest] = entry.split('/');
+      if (exposure === undefined || rest.length === 0 || !published.has(exposure)) continue;
+      const list = changed.get(exposure) ?? [];
+      list.push(rest.join('/'));
+      changed.set(exposure, list);
+    }
+    if (changed.size === 0) {
+      if (!dryRun) {
+        await this.deps.repository.markCatchup(stream.name, night, this.clock());
+        await this.deps.alerts.resolve?.(TRANSFER_ALERTS.catchup, nightKey);
+      }
+      return result;
+    }
+    const exposures: CatchupExposure[] = [...changed.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([exposure, files]) => ({ night, exposure, changed: files.sort() }));
+    if (dryRun) return { ...result, action: 'would-sync', exposures };
+
+    let failed: string | undefined;
+    for (const item of exposures) {
+      const ref = { night, exposure: item.exposure };
+      const { published: dir, manifest } = this.paths(stream, ref);
+      await this.deps.files.makeWritable(dir);
+      const sync = await session.syncExposure(night, item.exposure, dir, { signal: options.signal });
+      await this.deps.repository.recordStage({
+        stream: stream.name,
+        ...ref,
+        stage: 'rsync',
+        ok: sync.ok,
+        at: this.clock(),
+        message: sync.ok ? `catch-up: ${sync.changed.length} late files copied` : `catch-up: ${sync.message}`,
+      });
+      await this.deps.files.makeReadOnly(dir);
+      if (!sync.ok) failed = sync.message;
+      item.verify = await this.recheck(stream, ref, dir, manifest);
+    }
+    if (failed !== undefined) {
+      await this.deps.alerts.raise({
+        code: TRANSFER_ALERTS.catchup,
+        severity: 'critical',
+        key: nightKey,
+        message: `catch-up of ${nightKey} failed: ${failed}; the next pass retries`,
+      });
+      return { ...result, action: 'failed', exposures, message: failed };
+    }
+    await this.deps.repository.markCatchup(stream.name, night, this.clock());
+    await this.deps.alerts.resolve?.(TRANSFER_ALERTS.catchup, nightKey);
+    return { ...result, action: 'synced', exposures };
+  }
+
+  // ---- archive -------------------------------------------------------------------------------
+
+  async archive(
+    streamName: string,
+    night: string,
+    options: { dryRun?: boolean } = {},
+  ): Promise<ArchiveResult> {
+    const stream = this.getStream(streamName);
+    const session = this.openSession(stream);
+    try {
+      return await this.archiveWith(stream, night, session, options);
+    } finally {
+      await session.close();
+    }
+  }
+
+  private archivePaths(stream: StreamConfig, night: string) {
+    const tar = path.join(stream.archive, `${stream.name}_${night}.tar`);
+    return { tar, index: `${tar}.idx` };
+  }
+
+  private async archiveWith(
+    stream: StreamConfig,
+    night: string,
+    session: SourceSession,
+    options: { dryRun?: boolean; signal?: AbortSignal },
+  ): Promise<ArchiveResult> {
+    const dryRun = options.dryRun === true;
+    const { tar, index } = this.archivePaths(stream, night);
+    const nightDir = path.join(stream.destination, night);
+    const exposures = (await this.deps.files.listDirectories(nightDir)).filter((name) => DIGITS8.test(name));
+    const result: ArchiveResult = {
+      stream: stream.name,
+      night,
+      dryRun,
+      action: 'nothing-to-archive',
+      tar,
+      index,
+      members: 0,
+      bytes: 0,
+      exposures,
+    };
+    if (exposures.length === 0) {
+      if (!dryRun)
+        await this.deps.repository.markArchive(stream.name, night, this.clock(), true, 'nothing to archive');
+      return { ...result, message: `nothing published for night ${night}` };
+    }
+
+    if ((await this.deps.files.kind(tar)) === 'file') {
+      const existing = await this.deps.archiver.verify(tar, {
+        indexPath: index,
+        against: stream.destination,
+      });
+      if (existing.ok) {
+        if (!dryRun)
+          await this.recordBackup(stream, night, exposures, true, `archived in ${tar} (verified again)`);
+        return { ...result, action: 'already-archived', members: existing.members, bytes: existing.bytes };
+      }
+      this.logger.warn(
+        { tar, problems: existing.problems.slice(0, 5) },
+        `the archive ${tar} is present but not valid: it will be written again`,
+      );
+    }
+    if (dryRun) {
+      const catchup = await this.catchupWith(stream, night, session, {
+        dryRun: true,
+        signal: options.signal,
+      });
+      return {
+        ...result,
+        action: 'would-archive',
+        catchup,
+        message: `would lock ${nightDir}, write ${tar} and ${index}, verify them, and record backup for ${exposures.length} exposure${exposures.length === 1 ? '' : 's'}`,
+      };
+    }
+
+    const catchup = await this.catchupWith(stream, night, session, { signal: options.signal });
+    // The catch-up may have published nothing new, but list again: it is what goes in the tar.
+    const final = (await this.deps.files.listDirectories(nightDir)).filter((name) => DIGITS8.test(name));
+    const nightKey = `${stream.name}/${night}`;
+    try {
+      await this.deps.files.lockDirectories(nightDir);
+      const written = await this.deps.archiver.write({
+        root: stream.destination,
+        dir: night,
+        tarPath: tar,
+        indexPath: index,
+        signal: options.signal,
+      });
+      await this.recordBackup(stream, night, final, true, `archived in ${tar}`);
+      await this.deps.alerts.resolve?.(TRANSFER_ALERTS.archive, nightKey);
+      return {
+        ...result,
+        action: 'archived',
+        exposures: final,
+        members: written.members.length,
+        bytes: written.bytes,
+        catchup,
+      };
+    } catch (thrown) {
+      const error = coerceError(thrown);
+      await this.recordBackup(stream, night, final, false, error.message);
+      await this.deps.alerts.raise({
+        code: TRANSFER_ALERTS.archive,
+        severity: 'critical',
+        key: nightKey,
+        message: `archive of ${nightKey} failed: ${error.message}; the next pass retries`,
+      });
+      return { ...result, action: 'failed', exposures: final, catchup, message: error.message };
+    }
+  }
+
+  private async recordBackup(
+    stream: StreamConfig,
+    night: string,
+    exposures: readonly string[],
+    ok: boolean,
+    message: string,
+  ): Promise<void> {
+    const at = this.clock();
+    await this.deps.repository.recordStages(
+      exposures.map((exposure) => ({
+        stream: stream.name,
+        night,
+        exposure,
+        stage: 'backup',
+        ok,
+        at,
+        message,
+      })),
+    );
+    await this.deps.repository.markArchive(stream.name, night, at, ok, message);
+  }
+
+  async verifyArchive(tarPath: string, options: { indexPath?: string } = {}): Promise<ArchiveVerifyResult> {
+    return this.deps.archiver.verify(tarPath, options);
+  }
+
+  // ---- status --------------------------------------------------------------------------------
+
+  async status(filter: { stream?: string; night?: string; nights?: number } = {}): Promise<ExposureStatus[]> {
+    if (filter.stream !== undefined) this.getStream(filter.stream);
+    return this.deps.repository.listStatus(filter);
+  }
+
+  async statusPage(filter: {
+    stream?: string;
+    night?: string;
+    nights?: number;
+  }): Promise<TransferStatusPage> {
+    const exposures = await this.status(filter);
+    const groups = new Map<string, ExposureStatus[]>();
+    for (const e of exposures) {
+      const key = `${e.night}\u0000${e.stream}`;
+      const list = groups.get(key) ?? [];
+      list.push(e);
+      groups.set(key, list);
+    }
+    const nightRows = await this.deps.repository.listNights({
+      stream: filter.stream,
+      nights: [...new Set(exposures.map((e) => e.night))],
+    });
+    const rowOf = (stream: string, night: string) =>
+      nightRows.find((r) => r.stream === stream && r.night === night);
+    const nights: NightSummary[] = [...groups.values()].map((list) => {
+      const first = list[0] as ExposureStatus;
+      const row = rowOf(first.stream, first.night);
+      return {
+        stream: first.stream,
+        night: first.night,
+        state: nightState(list),
+        exposures: list,
+        failed: list.filter((e) => STAGES.some((s) => e[s]?.ok === false)).length,
+        archived: list.every((e) => e.backup?.ok === true),
+        catchupAt: row?.catchupAt ? new Date(row.catchupAt).toISOString() : null,
+        archiveAt: row?.archiveAt ? new Date(row.archiveAt).toISOString() : null,
+      };
+    });
+    nights.sort((a, b) =>
+      a.night === b.night ? (a.stream < b.stream ? -1 : 1) : a.night < b.night ? 1 : -1,
+    );
+    return { streams: this.streamNames(), nights };
+  }
+
+  async history(streamName: string, ref: ExposureRef): Promise<ExposureHistory> {
+    const all = await this.deps.repository.listStatus({ stream: streamName, night: ref.night });
+    const found = all.find((e) => e.exposure === ref.exposure);
+    if (!found) {
+      throw new NotFoundError(
+        'TRANSFER_EXPOSURE_NOT_FOUND',
+        `nothing recorded for exposure ${exposureKey(streamName, ref)}`,
+      );
+    }
+    return { ...found, history: await this.deps.repository.history(streamName, ref) };
+  }
+
+  /**
+   * `transfer set-status`: records a stage by hand (an operator fixed something outside
+   * Custodian). `all` means every exposure of the night known to the status or published.
+   */
+  async setStatus(input: {
+    stream: string;
+    night: string;
+    /** An 8-digit exposure, or `all`. */
+    exposure: string;
+    stage: Stage;
+    ok: boolean;
+  }): Promise<ExposureStatus[]> {
+    const stream = this.getStream(input.stream);
+    let exposures: string[];
+    if (input.exposure === 'all') {
+      const known = await this.deps.repository.exposuresOfNight(stream.name, input.night);
+      const published = (
+        await this.deps.files.listDirectories(path.join(stream.destination, input.night))
+      ).filter((name) => DIGITS8.test(name));
+      exposures = [...new Set([...known, ...published])].sort();
+      if (exposures.length === 0) {
+        throw new NotFoundError(
+          'TRANSFER_NIGHT_NOT_FOUND',
+          `no exposure of ${stream.name}/${input.night} is recorded or published`,
+        );
+      }
+    } else exposures = [input.exposure];
+    const at = this.clock();
+    await this.deps.repository.recordStages(
+      exposures.map((exposure) => ({
+        stream: stream.name,
+        night: input.night,
+        exposure,
+        stage: input.stage,
+        ok: input.ok,
+        at,
+        message: input.ok ? SET_BY_HAND : `${SET_BY_HAND}: failure`,
+      })),
+    );
+    const status = await this.deps.repository.listStatus({ stream: stream.name, night: input.night });
+    return status.filter((s) => exposures.includes(s.exposure));
+  }
+}

@@ -1,0 +1,372 @@
+// The transfer service end to end on a local source with the real adapters (rsync, tar, the
+// filesystem), real alerts over a real SMTP conversation, on every database dialect.
+import { it, before, after, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { sql } from 'kysely';
+import { describeEachDialect } from '../../helpers/database.js';
+import { tempDir } from '../../helpers/cli.js';
+import { startSmtpSink } from '../../core/alerts/sinks.js';
+import { migrateToLatest } from '../../../src/core/db/migrations.js';
+import { tables, type Database } from '../../../src/core/db/database.js';
+import { silentLogger } from '../../../src/core/logger.js';
+import { AlertsService } from '../../../src/core/alerts/alerts.service.js';
+import { AlertsRepository } from '../../../src/core/alerts/alerts.repository.js';
+import { alertsMigrations } from '../../../src/core/alerts/alerts.migrations.js';
+import { createAlertChannels } from '../../../src/core/alerts/alert-channels.js';
+import { lockMigrations } from '../../../src/core/lifecycle/lock.migrations.js';
+import { createLockManager } from '../../../src/core/lifecycle/lock.factory.js';
+import type { LockManager } from '../../../src/core/lifecycle/lock.js';
+import {
+  createTransferModule,
+  transferConfigSchema,
+  transferMigrations,
+  type TransferModule,
+} from '../../../src/modules/transfer/index.js';
+import { defaultFiles, modeOf, snapshotTree, writeExposure, writeManifest } from './transfer-fixture.js';
+
+const NIGHT = '20261121';
+// 03:00 UTC on the 22nd is 20:00 in Arizona on the 21st: night 20261121 is in progress.
+const DURING_NIGHT = Date.parse('2026-11-22T03:00:00Z');
+const AFTER_CATCHUP = Date.parse('2026-11-22T15:00:00Z');
+const AFTER_ARCHIVE = Date.parse('2026-11-22T21:00:00Z');
+
+interface Harness {
+  module: TransferModule;
+  root: string;
+  source: string;
+  staging: string;
+  destination: string;
+  archive: string;
+  setNow(ms: number): void;
+  close(): Promise<void>;
+}
+
+async function resetTables(database: Database): Promise<void> {
+  await migrateToLatest(database, [alertsMigrations, lockMigrations, transferMigrations]);
+  const db = tables<Record<string, object>>(database);
+  for (const table of ['transfer_stages', 'transfer_stage_history', 'transfer_nights', 'alerts'])
+    await db.deleteFrom(table).execute();
+}
+
+/** Every row of every table the transfer work may touch: the database half of "changes nothing". */
+async function dumpDatabase(database: Database): Promise<unknown> {
+  const out: Record<string, unknown> = {};
+  for (const table of ['transfer_stages', 'transfer_stage_history', 'transfer_nights', 'alerts', 'locks']) {
+    const { rows } = await sql`select * from ${sql.table(table)}`.execute(database.db);
+    out[table] = rows.map((r) => JSON.stringify(r)).sort();
+  }
+  return out;
+}
+
+describeEachDialect('transfer service', (ctx) => {
+  let smtp: Awaited<ReturnType<typeof startSmtpSink>>;
+  let locks: LockManager;
+  let harness: Harness | undefined;
+
+  before(async () => {
+    smtp = await startSmtpSink();
+  });
+  after(async () => {
+    await smtp.close();
+  });
+  beforeEach(async () => {
+    await resetTables(ctx.database);
+    smtp.mails.length = 0;
+    locks = createLockManager(ctx.database, {
+      logger: silentLogger(),
+      connectionString: ctx.dialect === 'postgres' ? ctx.url : undefined,
+    });
+  });
+  afterEach(async () => {
+    await harness?.close();
+    harness = undefined;
+  });
+
+  function build(options: { archive?: string } = {}): Harness {
+    const root = tempDir('custodian-transfer-');
+    const dirs = {
+      source: path.join(root, 'source'),
+      staging: path.join(root, 'staging'),
+      destination: path.join(root, 'spectro', 'data'),
+      archive: options.archive ?? path.join(root, 'archive'),
+    };
+    fs.mkdirSync(dirs.source, { recursive: true });
+    let now = DURING_NIGHT;
+    const alerts = new AlertsService({
+      repository: new AlertsRepository(ctx.database),
+      channels: createAlertChannels(
+        {
+          email: { url: smtp.url, from: 'custodian@example.org', to: ['ops@example.org'] },
+          reminderMinutes: 60,
+        },
+        silentLogger(),
+      ),
+      logger: silentLogger(),
+    });
+    const config = transferConfigSchema.parse({
+      streams: [{ name: 'desi_spectro_data', ...dirs }],
+    });
+    const module = createTransferModule({
+      config,
+      database: ctx.database,
+      alerts,
+      locks,
+      logger: silentLogger(),
+      clock: () => now,
+    });
+    return {
+      module,
+      root,
+      ...dirs,
+      setNow: (ms) => {
+        now = ms;
+      },
+      close: async () => {
+        await module.close();
+        // Published trees are read-only; make them removable.
+        spawnSync('chmod', ['-R', 'u+w', root]);
+        fs.rmSync(root, { recursive: true, force: true });
+      },
+    };
+  }
+
+  it('copies, locks, verifies and publishes each exposure, records every stage, and alerts a bad checksum once', async () => {
+    harness = build();
+    const h = harness;
+    writeExposure(h.source, { night: NIGHT, exposure: '00000101' });
+    writeExposure(h.source, { night: NIGHT, exposure: '00000102', corrupt: [`guide 00000102.fits`] });
+    writeExposure(h.source, { night: NIGHT, exposure: '00000103' });
+    fs.mkdirSync(path.join(h.source, NIGHT, 'calib'), { recursive: true });
+    fs.mkdirSync(path.join(h.source, 'notanight'), { recursive: true });
+
+    const pass = await h.module.service.runPass();
+    const stream = pass.streams[0];
+    assert.ok(stream);
+    assert.deepEqual(
+      stream.exposures.map((e) => [e.exposure, e.action, e.failed]),
+      [
+        ['00000101', 'transferred', []],
+        ['00000102', 'transferred', ['checksum']],
+        ['00000103', 'transferred', []],
+      ],
+    );
+    assert.deepEqual(stream.skipped.map((s) => s.path).sort(), [`${NIGHT}/calib`, 'notanight']);
+
+    for (const exposure of ['00000101', '00000102', '00000103']) {
+      const published = path.join(h.destination, NIGHT, exposure);
+      assert.equal(modeOf(published), 0o2750, `${exposure} directory is 2750`);
+      assert.equal(modeOf(path.join(published, 'sub')), 0o2750);
+      assert.equal(modeOf(path.join(published, `desi-${exposure}.fits.fz`)), 0o440);
+      assert.equal(
+        fs.readFileSync(path.join(published, `guide ${exposure}.fits`), 'utf8'),
+        defaultFiles(exposure)[`guide ${exposure}.fits`],
+      );
+      assert.equal(fs.existsSync(path.join(h.staging, NIGHT, exposure)), false, 'nothing left in staging');
+    }
+
+    const status = await h.module.service.status();
+    assert.equal(status.length, 3);
+    const bad = status.find((s) => s.exposure === '00000102');
+    assert.equal(bad?.rsync?.ok, true);
+    assert.equal(bad?.checksum?.ok, false);
+    assert.match(bad?.checksum?.message ?? '', /checksum mismatch: guide 00000102\.fits/);
+    assert.equal(bad?.publish?.ok, true, 'published anyway');
+    assert.equal(bad?.backup, null);
+    assert.ok(status.filter((s) => s.exposure !== '00000102').every((s) => s.checksum?.ok && s.publish?.ok));
+
+    assert.equal(smtp.mails.length, 1, 'one mail for the one failed exposure');
+    assert.match(smtp.mails[0]?.raw ?? '', /00000102/);
+
+    // A second pass finds everything published: no new attempt, no new mail.
+    const before = await h.module.repository.snapshot();
+    const again = await h.module.service.runPass();
+    assert.equal(again.streams[0]?.published, 3);
+    assert.deepEqual(again.streams[0]?.exposures, []);
+    assert.deepEqual(await h.module.repository.snapshot(), before);
+    assert.equal(smtp.mails.length, 1);
+
+    // Verifying again after the operator fixed the manifest turns the exposure green and resolves the alert.
+    const published = path.join(h.destination, NIGHT, '00000102');
+    fs.chmodSync(published, 0o2750);
+    fs.chmodSync(path.join(published, 'checksum-00000102.sha256sum'), 0o640);
+    writeManifest(published, '00000102', defaultFiles('00000102'));
+    const verify = await h.module.service.verifyExposure('desi_spectro_data', {
+      night: NIGHT,
+      exposure: '00000102',
+    });
+    assert.equal(verify.ok, true);
+    const page = await h.module.service.statusPage({});
+    assert.equal(page.nights[0]?.state, 'green');
+    const history = await h.module.service.history('desi_spectro_data', {
+      night: NIGHT,
+      exposure: '00000102',
+    });
+    assert.deepEqual(
+      history.history.filter((a) => a.stage === 'checksum').map((a) => a.ok),
+      [false, true],
+    );
+  });
+
+  it('catches up a late file once per night, re-locks and re-verifies', async () => {
+    harness = build();
+    const h = harness;
+    const dir = writeExposure(h.source, { night: NIGHT, exposure: '00000201' });
+    await h.module.service.runPass();
+
+    // A file arrives at the source after publishing, with an updated manifest.
+    const files = { ...defaultFiles('00000201'), 'late.fits': 'late data\n' };
+    fs.writeFileSync(path.join(dir, 'late.fits'), files['late.fits']);
+    writeManifest(dir, '00000201', files);
+
+    h.setNow(AFTER_CATCHUP);
+    const pass = await h.module.service.runPass();
+    const catchup = pass.streams[0]?.catchup;
+    assert.equal(catchup?.action, 'synced');
+    assert.deepEqual(
+      catchup?.exposures.map((e) => [e.exposure, e.changed, e.verify?.ok]),
+      [['00000201', ['checksum-00000201.sha256sum', 'late.fits'], true]],
+    );
+    const published = path.join(h.destination, NIGHT, '00000201');
+    assert.equal(fs.readFileSync(path.join(published, 'late.fits'), 'utf8'), 'late data\n');
+    assert.equal(modeOf(path.join(published, 'late.fits')), 0o440);
+    assert.equal(modeOf(published), 0o2750);
+    assert.equal(pass.streams[0]?.archive, undefined, 'not archive time yet');
+
+    // Once per night: the next pass does not catch up again, and an explicit call finds nothing.
+    const before = await h.module.repository.snapshot();
+    const next = await h.module.service.runPass();
+    assert.equal(next.streams[0]?.catchup, undefined);
+    const explicit = await h.module.service.catchup('desi_spectro_data', NIGHT);
+    assert.equal(explicit.action, 'nothing-changed');
+    const after = await h.module.repository.snapshot();
+    assert.deepEqual(after.history, before.history, 'no new attempt recorded');
+  });
+
+  it('archives the night into a verified tar with an index, records backup, and is never rewritten', async () => {
+    harness = build();
+    const h = harness;
+    writeExposure(h.source, { night: NIGHT, exposure: '00000301' });
+    writeExposure(h.source, { night: NIGHT, exposure: '00000302' });
+    await h.module.service.runPass();
+
+    h.setNow(AFTER_ARCHIVE);
+    const pass = await h.module.service.runPass();
+    const archive = pass.streams[0]?.archive;
+    assert.equal(archive?.action, 'archived', archive?.message);
+    const tar = path.join(h.archive, `desi_spectro_data_${NIGHT}.tar`);
+    assert.equal(archive?.tar, tar);
+    assert.ok(fs.existsSync(`${tar}.idx`));
+    assert.deepEqual(
+      fs.readdirSync(h.archive).sort(),
+      [`desi_spectro_data_${NIGHT}.tar`, `desi_spectro_data_${NIGHT}.tar.idx`],
+      'no temporary file left',
+    );
+    const listing = spawnSync('tar', ['-tf', tar], { encoding: 'utf8' });
+    assert.equal(listing.status, 0);
+    assert.ok(listing.stdout.includes(`${NIGHT}/00000301/guide 00000301.fits`));
+    // Directories lost user-write.
+    assert.equal(modeOf(path.join(h.destination, NIGHT, '00000301')) & 0o200, 0);
+
+    const status = await h.module.service.status();
+    assert.ok(status.every((s) => s.backup?.ok === true));
+    assert.equal((await h.module.service.verifyArchive(tar)).ok, true);
+
+    // Once per night; and an explicit call finds the archive valid and does not rewrite it.
+    const stat = fs.statSync(tar);
+    const next = await h.module.service.runPass();
+    assert.equal(next.streams[0]?.archive, undefined);
+    const explicit = await h.module.service.archive('desi_spectro_data', NIGHT);
+    assert.equal(explicit.action, 'already-archived');
+    assert.equal(fs.statSync(tar).mtimeMs, stat.mtimeMs);
+    assert.equal(fs.statSync(tar).ino, stat.ino);
+  });
+
+  it('records a failing archive location as failed, alerts once, and retries next pass', async () => {
+    const blocker = path.join(tempDir('custodian-blocker-'), 'archive');
+    fs.writeFileSync(blocker, 'a file where the archive directory should be');
+    harness = build({ archive: blocker });
+    const h = harness;
+    writeExposure(h.source, { night: NIGHT, exposure: '00000401' });
+    await h.module.service.runPass();
+    const mailsBefore = smtp.mails.length;
+
+    h.setNow(AFTER_ARCHIVE);
+    const first = await h.module.service.runPass();
+    assert.equal(first.streams[0]?.archive?.action, 'failed');
+    const second = await h.module.service.runPass();
+    assert.equal(second.streams[0]?.archive?.action, 'failed', 'retried');
+    const [status] = await h.module.service.status();
+    assert.equal(status?.backup?.ok, false);
+    assert.ok((status?.backup?.message ?? '').length > 0);
+    assert.equal(smtp.mails.length - mailsBefore, 1, 'one alert for the night, not one per pass');
+    const page = await h.module.service.statusPage({});
+    assert.equal(page.nights[0]?.state, 'red');
+    fs.rmSync(path.dirname(blocker), { recursive: true, force: true });
+  });
+
+  it('--dry-run changes nothing: not the trees, not the permissions, not the database', async () => {
+    harness = build();
+    const h = harness;
+    writeExposure(h.source, { night: NIGHT, exposure: '00000501' });
+    await h.module.service.runPass();
+    // Pending work of every kind: a new exposure, a late file, a night to catch up and archive.
+    writeExposure(h.source, { night: NIGHT, exposure: '00000502' });
+    fs.writeFileSync(path.join(h.source, NIGHT, '00000501', 'late.fits'), 'late\n');
+    h.setNow(AFTER_ARCHIVE);
+
+    const treeBefore = snapshotTree(h.root);
+    const dbBefore = await dumpDatabase(ctx.database);
+    const pass = await h.module.service.runPass({ dryRun: true });
+    const catchup = await h.module.service.catchup('desi_spectro_data', NIGHT, { dryRun: true });
+    const archive = await h.module.service.archive('desi_spectro_data', NIGHT, { dryRun: true });
+    assert.deepEqual(snapshotTree(h.root), treeBefore);
+    assert.deepEqual(await dumpDatabase(ctx.database), dbBefore);
+
+    assert.deepEqual(
+      pass.streams[0]?.exposures.map((e) => [e.exposure, e.action]),
+      [['00000502', 'would-transfer']],
+    );
+    assert.equal(pass.streams[0]?.catchup?.action, 'would-sync');
+    assert.equal(pass.streams[0]?.archive?.action, 'would-archive');
+    assert.deepEqual(
+      catchup.exposures.map((e) => [e.exposure, e.changed]),
+      [['00000501', ['late.fits']]],
+    );
+    assert.equal(archive.action, 'would-archive');
+  });
+
+  it('set-status records a stage by hand for one exposure or the whole night', async () => {
+    harness = build();
+    const h = harness;
+    writeExposure(h.source, { night: NIGHT, exposure: '00000601' });
+    writeExposure(h.source, { night: NIGHT, exposure: '00000602' });
+    await h.module.service.runPass();
+    const rows = await h.module.service.setStatus({
+      stream: 'desi_spectro_data',
+      night: NIGHT,
+      exposure: 'all',
+      stage: 'backup',
+      ok: false,
+    });
+    assert.deepEqual(
+      rows.map((r) => [r.exposure, r.backup?.ok]),
+      [
+        ['00000601', false],
+        ['00000602', false],
+      ],
+    );
+    await assert.rejects(
+      h.module.service.setStatus({
+        stream: 'nope',
+        night: NIGHT,
+        exposure: 'all',
+        stage: 'backup',
+        ok: true,
+      }),
+      /no stream "nope"/,
+    );
+  });
+});
