@@ -73,6 +73,8 @@ export async function runDemo(options: { dir: string; port: number; context: Cli
     const loops = [(signal: AbortSignal) => simulator.start(signal)];
     const stream = config.transfer?.streams[0];
     if (config.transfer && stream && !stream.source.includes('://')) {
+      // Before the first pass, so the scheduler never finds the source missing.
+      fs.mkdirSync(stream.source, { recursive: true });
       const observatory = new ObservatorySimulator({
         sourceDir: stream.source,
         workDir: path.join(dir, 'observatory-work'),

@@ -3,7 +3,12 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Logger } from '../../core/logger.js';
 import { sleep } from '../../core/lifecycle/abort.js';
-import { nightOf, yesterdayOf } from '../../modules/transfer/index.js';
+import { DateTime } from 'luxon';
+import { yesterdayOf } from '../../modules/transfer/index.js';
+
+function todayOf(ms: number, timezone: string): string {
+  return DateTime.fromMillis(ms, { zone: timezone }).toFormat('yyyyLLdd');
+}
 
 /**
  * A stand-in for the observatory's DAQ host for the demo: it writes exposures into
@@ -56,6 +61,7 @@ export class ObservatorySimulator {
   async start(signal: AbortSignal): Promise<void> {
     const { logger } = this.options;
     await fs.mkdir(this.options.workDir, { recursive: true });
+    await fs.mkdir(this.options.sourceDir, { recursive: true });
     let next = (await this.lastExposure()) + 1;
     const yesterday = yesterdayOf(this.clock(), this.options.timezone);
     if (!(await this.exists(path.join(this.options.sourceDir, yesterday)))) {
@@ -64,7 +70,9 @@ export class ObservatorySimulator {
     }
     while (!signal.aborted) {
       this.tick++;
-      const night = nightOf(this.clock(), this.options.timezone);
+      // The demo observes "tonight" under today's local date, so it never writes into the night
+      // that is being caught up and archived (yesterday's), whatever the hour.
+      const night = todayOf(this.clock(), this.options.timezone);
       await this.writeExposure(night, next++, { late: true });
       for (const late of this.late.filter((l) => l.due <= this.tick)) {
         await fs.writeFile(late.file, late.content);

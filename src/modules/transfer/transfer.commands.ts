@@ -4,7 +4,9 @@ import { formatTable, type Output } from '../../core/cli/output.js';
 import { InputError } from '../../core/errors.js';
 import { installStopSignals } from '../../core/lifecycle/signals.js';
 import { createLogger, type Logger } from '../../core/logger.js';
+import { TarArchiver } from './archive.adapter.js';
 import { NodeFileHasher, type FileHasher } from './checksum.adapter.js';
+import type { Archiver } from './transfer.ports.js';
 import { exposureSchema, nightSchema, stageSchema } from './transfer.schema.js';
 import type { TransferService } from './transfer.service.js';
 import type {
@@ -22,6 +24,8 @@ export interface TransferCommandDeps {
   output: (options: { json: boolean }) => Output;
   /** Default: the real filesystem. */
   files?: () => FileHasher;
+  /** Reads archives for `verify-archive` (no config needed); default the tar archiver. */
+  archiver?: () => Archiver;
   /** The configured transfer service (the config must have a transfer: section). */
   service?: () => Promise<TransferService>;
   /**
@@ -323,8 +327,8 @@ export function registerTransferCommands(program: Command, deps: TransferCommand
     .option('--index <file>', 'the index (default TARFILE.idx)')
     .option('--json', 'print JSON')
     .action(async (tarfile: string, options: JsonOption & { index?: string }) => {
-      const { TarArchiver } = await import('./archive.adapter.js');
-      const result = await new TarArchiver().verify(tarfile, { indexPath: options.index });
+      const archiver = deps.archiver?.() ?? new TarArchiver();
+      const result = await archiver.verify(tarfile, { indexPath: options.index });
       out(options).result(result, renderArchiveVerify);
       if (!result.ok) process.exitCode = ExitCode.problemsFound;
     });

@@ -201,6 +201,7 @@ export class TransferService {
       exposures: [],
     };
     const session = this.openSession(stream);
+    const pendingNights = new Set<string>();
     try {
       try {
         if (stream.pauseFile !== undefined && (await session.exists(stream.pauseFile, options.signal))) {
@@ -221,6 +222,9 @@ export class TransferService {
         }
         if (!dryRun) await this.deps.alerts.resolve?.(TRANSFER_ALERTS.source, stream.name);
         const nights = [...new Set(discovery.exposures.map((e) => e.night))];
+        // Nights with an exposure not (yet) published by this pass: queued for a worker, busy
+        // elsewhere, or failed to move. Their catch-up and archive wait for a later pass.
+        const pending = pendingNights;
         const recorded = await this.deps.repository.publishRecorded(stream.name, nights);
         for (const ref of discovery.exposures) {
           if (options.signal?.aborted) break;
@@ -234,10 +238,12 @@ export class TransferService {
           if (options.dispatch && !dryRun) {
             await options.dispatch({ stream: stream.name, ...ref });
             result.queued++;
+            pending.add(ref.night);
             continue;
           }
           const outcome = await this.transferWith(stream, ref, session, { dryRun, signal: options.signal });
           result.exposures.push(outcome);
+          if (outcome.action !== 'transferred' || outcome.failed.includes('publish')) pending.add(ref.night);
           options.onExposure?.(outcome);
         }
       } catch (thrown) {
@@ -256,7 +262,7 @@ export class TransferService {
         return result;
       }
       if (options.signal?.aborted) return result;
-      await this.nightlyWork(stream, session, result, dryRun, options.signal);
+      await this.nightlyWork(stream, session, result, pendingNights, dryRun, options.signal);
       return result;
     } finally {
       await session.close();
@@ -268,11 +274,17 @@ export class TransferService {
     stream: StreamConfig,
     session: SourceSession,
     result: StreamPassResult,
+    pendingNights: ReadonlySet<string>,
     dryRun: boolean,
     signal?: AbortSignal,
   ): Promise<void> {
     const now = this.clock();
     const night = yesterdayOf(now, this.deps.config.timezone);
+    // Dry runs report the whole picture; real work waits until every exposure is published.
+    if (!dryRun && pendingNights.has(night)) {
+      this.logger.debug({ stream: stream.name, night }, `night ${night} still has exposures in flight`);
+      return;
+    }
     const row = await this.deps.repository.findNight(stream.name, night);
     if (isAfterUtcHour(now, this.deps.config.catchupHour) && !row?.catchupAt) {
       result.catchup = await this.catchupWith(stream, night, session, { dryRun, signal });
@@ -510,10 +522,8 @@ export class TransferService {
     const published = new Set(
       (await this.deps.files.listDirectories(nightDir)).filter((name) => DIGITS8.test(name)),
     );
-    if (published.size === 0) {
-      if (!dryRun) await this.deps.repository.markCatchup(stream.name, night, this.clock());
-      return { ...result, message: `nothing published for night ${night}` };
-    }
+    // Not marked as done: exposures of the night may still arrive and be published.
+    if (published.size === 0) return { ...result, message: `nothing published for night ${night}` };
     const diff = await session.diffNight(night, nightDir, options.signal);
     const nightKey = `${stream.name}/${night}`;
     if (!diff.ok) {
@@ -623,11 +633,8 @@ export class TransferService {
       bytes: 0,
       exposures,
     };
-    if (exposures.length === 0) {
-      if (!dryRun)
-        await this.deps.repository.markArchive(stream.name, night, this.clock(), true, 'nothing to archive');
-      return { ...result, message: `nothing published for night ${night}` };
-    }
+    // Not marked as done: a night whose exposures arrive late is archived once they are published.
+    if (exposures.length === 0) return { ...result, message: `nothing published for night ${night}` };
 
     if ((await this.deps.files.kind(tar)) === 'file') {
       const existing = await this.deps.archiver.verify(tar, {

@@ -9,7 +9,7 @@ import { freePort, startCli, tempDir } from '../../helpers/cli.js';
 const dir = tempDir('custodian-demo-');
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-test('demo creates a workspace, serves the dashboard and shows runs arriving', async () => {
+test('demo creates a workspace, serves the dashboard and shows runs and exposures arriving', async () => {
   const port = await freePort();
   const demo = startCli(['demo', '--dir', path.join(dir, 'ws'), '--port', String(port)], {
     readyWhen: /Custodian demo running/,
@@ -36,6 +36,31 @@ test('demo creates a workspace, serves the dashboard and shows runs arriving', a
       body: JSON.stringify({ username: 'admin', password }),
     });
     assert.equal(login.status, 200, 'the printed admin password logs in');
+
+    // The simulated observatory: yesterday's night is published and archived, tonight's flows in.
+    interface Night {
+      night: string;
+      archived: boolean;
+      exposures: { exposure: string; publish: { ok: boolean } | null }[];
+    }
+    let nights: Night[] = [];
+    const transferDeadline = Date.now() + 45_000;
+    while (Date.now() < transferDeadline) {
+      nights = (
+        (await (await fetch(`${base}/api/v1/transfer/status?nights=0`)).json()) as { nights: Night[] }
+      ).nights;
+      if (nights.length === 2 && nights[1]?.archived && (nights[0]?.exposures.length ?? 0) > 0) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.equal(nights.length, 2, JSON.stringify(nights));
+    const [tonight, yesterday] = nights;
+    assert.ok(yesterday?.archived, 'yesterday archived');
+    assert.ok(
+      tonight?.exposures.some((e) => e.publish?.ok),
+      'tonight has published exposures',
+    );
+    const archive = path.join(dir, 'ws', 'archive', `desi_spectro_data_${yesterday.night}.tar`);
+    assert.ok(fs.existsSync(archive) && fs.existsSync(`${archive}.idx`), 'the nightly archive and its index');
   } finally {
     demo.child.kill('SIGTERM');
   }
