@@ -5,6 +5,9 @@
 const benches: Record<string, () => Promise<{ run: () => Promise<object> }>> = {
   ingest: () => import('./ingest.bench.js'),
   checksum: () => import('./checksum.bench.js'),
+  transfer: () => import('./transfer.bench.js'),
+  'audit-compare': () => import('./audit-compare.bench.js'),
+  'audit-list': () => import('./audit-list.bench.js'),
 };
 
 async function main(): Promise<void> {

@@ -1,3 +1,5 @@
+import path from 'node:path';
+import fs from 'node:fs';
 import type { ConfigSource } from '../core/config/config.loader.js';
 import type { Logger } from '../core/logger.js';
 import { openDatabase, type Database } from '../core/db/database.js';
@@ -17,7 +19,7 @@ import { AlertsRepository } from '../core/alerts/alerts.repository.js';
 import { AlertsService } from '../core/alerts/alerts.service.js';
 import { alertsMigrations } from '../core/alerts/alerts.migrations.js';
 import { createAlertChannels } from '../core/alerts/alert-channels.js';
-import { InputError } from '../core/errors.js';
+import { InputError, NotFoundError } from '../core/errors.js';
 import {
   createIngestModule,
   ingestMigrations,
@@ -32,6 +34,15 @@ import {
   type TransferModule,
   type TransferService,
 } from '../modules/transfer/index.js';
+import {
+  AUDIT_SITE_TASK,
+  auditMigrations,
+  createAuditModule,
+  siteJobKey,
+  type AuditModule,
+  type AuditService,
+  type CatalogDumper,
+} from '../modules/audit/index.js';
 import { enabledModules, type Config, type ModuleName } from './config.schema.js';
 
 /**
@@ -52,10 +63,17 @@ export interface App {
   readonly alerts: AlertsService;
   readonly ingest?: IngestModule;
   readonly transfer?: TransferModule;
+  readonly audit?: AuditModule;
   /** The ingest service, or an InputError saying the config has no ingest section. */
   requireIngest(): IngestService;
   /** The transfer service, or an InputError saying the config has no transfer section. */
   requireTransfer(): TransferService;
+  /** The audit service, or an InputError saying the config has no audit section. */
+  requireAudit(): AuditService;
+  /** Queues an audit of `site` (or of the next site by the picking rule); returns the site. */
+  queueAudit(site?: string): Promise<string>;
+  /** Runs `audit watch` (the scheduler under its lock, with this process's workers). */
+  runAuditWatch(signal: AbortSignal): Promise<void>;
   /** Runs `ingest watch` until the signal aborts or the kill file appears. */
   runIngestWatch(signal: AbortSignal): Promise<void>;
   /**
@@ -76,6 +94,7 @@ export const ALL_MIGRATIONS: readonly MigrationSet[] = [
   lockMigrations,
   ingestMigrations,
   transferMigrations,
+  auditMigrations,
 ];
 
 export async function openApp(options: {
@@ -116,10 +135,44 @@ export async function openApp(options: {
       ? createTransferModule({ config: config.transfer, database, alerts, locks, logger })
       : undefined;
     for (const task of transfer?.tasks ?? []) queue.register(task);
+    const audit = config.audit
+      ? createAuditModule({
+          config: config.audit,
+          database,
+          alerts,
+          locks,
+          logger,
+          catalog: ingest && config.ingest ? ingestCatalog(ingest, config.ingest.dataDir) : undefined,
+          resolvePath: (file) => path.resolve(source.baseDir, file),
+        })
+      : undefined;
+    for (const task of audit?.tasks ?? []) queue.register(task);
+    const dispatchAudit = async (site: string) => {
+      await queue.enqueue(AUDIT_SITE_TASK, { site }, { jobKey: siteJobKey({ site }) });
+    };
     const dispatch = async (payload: { stream: string; night: string; exposure: string }) => {
       await queue.enqueue(TRANSFER_EXPOSURE_TASK, payload, { jobKey: exposureJobKey(payload) });
     };
 
+    /**
+     * A scheduler under its lock plus, when `withWorkers`, this process's queue workers, on one
+     * signal: the kill file ends the scheduler, and the workers then finish their job and stop.
+     */
+    const runWithWorkers = async (daemon: Daemon, signal: AbortSignal, withWorkers: boolean) => {
+      const inner = new AbortController();
+      const stop = () => inner.abort();
+      signal.addEventListener('abort', stop, { once: true });
+      const workers = withWorkers ? queue.run(inner.signal) : Promise.resolve();
+      try {
+        await runAsSingleton(locks, `daemon:${daemon.name}`, inner.signal, (s) => daemon.start(s), {
+          logger,
+        });
+      } finally {
+        stop();
+        signal.removeEventListener('abort', stop);
+        await workers;
+      }
+    };
     const requireIngest = (): IngestService => {
       if (!ingest) {
         throw new InputError(
@@ -128,6 +181,15 @@ export async function openApp(options: {
         );
       }
       return ingest.service;
+    };
+    const requireAudit = (): AuditService => {
+      if (!audit) {
+        throw new InputError(
+          'AUDIT_NOT_CONFIGURED',
+          `the configuration ${source.file} has no audit: section; add one (see custodian init and the README)`,
+        );
+      }
+      return audit.service;
     };
     const requireTransfer = (): TransferService => {
       if (!transfer) {
@@ -152,8 +214,27 @@ export async function openApp(options: {
       alerts,
       ingest,
       transfer,
+      audit,
       requireIngest,
       requireTransfer,
+      requireAudit,
+      queueAudit: async (site) => {
+        const service = requireAudit();
+        const name = site === undefined ? await service.pickSite() : service.getSite(site).name;
+        if (name === undefined)
+          throw new NotFoundError(
+            'AUDIT_NO_SITE_READY',
+            'no audit site is ready (all running, halted or disabled)',
+          );
+        await dispatchAudit(name);
+        return name;
+      },
+      runAuditWatch: async (signal) => {
+        requireAudit();
+        if (!audit) return;
+        const daemon = audit.watchDaemon({ dispatch: dispatchAudit });
+        await runWithWorkers(daemon, signal, true);
+      },
       runIngestWatch: async (signal) => {
         requireIngest();
         await ingest?.watchDaemon.start(signal);
@@ -162,25 +243,12 @@ export async function openApp(options: {
         requireTransfer();
         if (!transfer) return;
         const daemon = transfer.watchDaemon({ dispatch, dryRun: options.dryRun });
-        // One signal for the scheduler and the workers: the kill file ends the scheduler, and
-        // the workers then finish their current exposure and stop too.
-        const inner = new AbortController();
-        const stop = () => inner.abort();
-        signal.addEventListener('abort', stop, { once: true });
-        const workers = options.dryRun || options.scheduleOnly ? Promise.resolve() : queue.run(inner.signal);
-        try {
-          await runAsSingleton(locks, `daemon:${daemon.name}`, inner.signal, (s) => daemon.start(s), {
-            logger,
-          });
-        } finally {
-          stop();
-          signal.removeEventListener('abort', stop);
-          await workers;
-        }
+        await runWithWorkers(daemon, signal, !options.dryRun && !options.scheduleOnly);
       },
       daemons: () => [
         ...(ingest ? [ingest.watchDaemon] : []),
         ...(transfer ? [transfer.watchDaemon({ dispatch })] : []),
+        ...(audit ? [audit.watchDaemon({ dispatch: dispatchAudit })] : []),
       ],
       close: async () => {
         await transfer?.close();
@@ -192,4 +260,20 @@ export async function openApp(options: {
     await database.close();
     throw error;
   }
+}
+
+/**
+ * `inventory: catalog`: the files the ingest module has recorded, as a dump in the site namespace
+ * (`/<last component of dataDir>/Run…/…`), so a site serving the ingest tree can be audited
+ * against Custodian's own records.
+ */
+function ingestCatalog(ingest: IngestModule, dataDir: string): CatalogDumper {
+  return async (_site, file) => {
+    const snapshot = await ingest.repository.snapshot();
+    const top = `/${path.basename(dataDir)}`;
+    const lines = snapshot.files.map(
+      (f) => `${top}/${f.path}\t${f.size}\t${Math.floor(f.timestamp / 1000)}\n`,
+    );
+    await fs.promises.writeFile(file, lines.join(''));
+  };
 }

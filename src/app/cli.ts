@@ -5,6 +5,7 @@ import { registerRuntimeCommands } from './runtime.commands.js';
 import { registerAuthCommands } from '../core/auth/auth.commands.js';
 import { registerIngestCommands } from '../modules/ingest/ingest.commands.js';
 import { registerTransferCommands } from '../modules/transfer/transfer.commands.js';
+import { registerAuditCommands } from '../modules/audit/audit.commands.js';
 import { VERSION } from './version.js';
 
 function parsePort(value: string): number {
@@ -59,6 +60,24 @@ export function buildProgram(): { program: Command; context: CliContext } {
     service: async () => (await context.app()).requireTransfer(),
     watch: async (signal, options) => (await context.app()).runTransferWatch(signal, options),
     logger: () => context.logger(),
+  });
+  registerAuditCommands(program, {
+    output: (options) => context.output(options),
+    service: async () => (await context.app()).requireAudit(),
+    watch: async (signal) => (await context.app()).runAuditWatch(signal),
+    logger: () => context.logger(),
+    // `audit compare` needs no configuration: the config's values when there is one, else defaults.
+    compareDefaults: () => {
+      try {
+        const audit = context.config().config.audit;
+        return {
+          ignoreAgeDays: audit?.ignoreAgeDays ?? 5,
+          ignorePatterns: [...(audit?.ignorePatterns ?? [])],
+        };
+      } catch {
+        return { ignoreAgeDays: 5, ignorePatterns: [] };
+      }
+    },
   });
   registerRuntimeCommands(program, context);
   return { program, context };

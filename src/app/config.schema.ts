@@ -3,6 +3,7 @@ import { coreConfigShape } from '../core/config/config.schema.js';
 import { loadConfig, type ConfigSource } from '../core/config/config.loader.js';
 import { ingestConfigSchema } from '../modules/ingest/ingest.schema.js';
 import { transferConfigSchema } from '../modules/transfer/transfer.schema.js';
+import { auditConfigSchema } from '../modules/audit/audit.schema.js';
 
 /**
  * The whole configuration: core sections plus one optional section per module. A module whose
@@ -13,6 +14,7 @@ export const configSchema = z
     ...coreConfigShape,
     ingest: ingestConfigSchema.optional(),
     transfer: transferConfigSchema.optional(),
+    audit: auditConfigSchema.optional(),
   })
   .strict();
 
@@ -30,14 +32,18 @@ export const configPathKeys = [
   'transfer.streams.*.staging',
   'transfer.streams.*.destination',
   'transfer.streams.*.archive',
+  'audit.reportsDir',
+  'audit.killFile',
+  'audit.sites.*.sshIdentity',
 ] as const;
 
-export type ModuleName = 'ingest' | 'transfer';
+export type ModuleName = 'ingest' | 'transfer' | 'audit';
 
 export function enabledModules(config: Config): ModuleName[] {
   const modules: ModuleName[] = [];
   if (config.ingest) modules.push('ingest');
   if (config.transfer) modules.push('transfer');
+  if (config.audit) modules.push('audit');
   return modules;
 }
 

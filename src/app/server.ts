@@ -7,6 +7,7 @@ import { UnavailableError, coerceError } from '../core/errors.js';
 import { alertsRoutes } from '../core/alerts/alerts.routes.js';
 import { ingestRoutes } from '../modules/ingest/index.js';
 import { transferRoutes } from '../modules/transfer/index.js';
+import { auditRoutes } from '../modules/audit/index.js';
 import type { App } from './app.js';
 import { PACKAGE_ROOT, VERSION } from './version.js';
 
@@ -35,6 +36,11 @@ export async function buildHttpServer(app: App): Promise<HttpServer> {
   registerApiRoutes(server, alertsRoutes, { alerts: app.alerts });
   if (app.ingest) registerApiRoutes(server, ingestRoutes, { service: app.ingest.service });
   if (app.transfer) registerApiRoutes(server, transferRoutes, { service: app.transfer.service });
+  if (app.audit)
+    registerApiRoutes(server, auditRoutes, {
+      service: app.audit.service,
+      queueRun: (site) => app.queueAudit(site),
+    });
   await server.ready();
   return server;
 }

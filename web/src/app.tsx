@@ -2,6 +2,8 @@ import { BrowserRouter, Navigate, Route, Routes } from 'react-router-dom';
 import { Layout } from './components/layout';
 import { Loading } from './components/status';
 import { AlertsPage } from './pages/alerts-page';
+import { AuditPage } from './pages/audit-page';
+import { AuditSitePage } from './pages/audit-site-page';
 import { LoginPage } from './pages/login-page';
 import { NotFoundPage } from './pages/not-found-page';
 import { RunPage } from './pages/run-page';
@@ -15,6 +17,7 @@ import { SessionProvider, useSession } from './session';
 const MODULE_HOME: [module: string, path: string][] = [
   ['ingest', '/runs'],
   ['transfer', '/transfer'],
+  ['audit', '/audit'],
 ];
 
 /** The first page: the first module's page, or alerts when no module is enabled. */
@@ -39,6 +42,8 @@ export function App() {
             <Route path="runs/:run" element={<RunPage />} />
             <Route path="transfer" element={<TransferPage />} />
             <Route path="transfer/:stream/:night/:exposure" element={<TransferExposurePage />} />
+            <Route path="audit" element={<AuditPage />} />
+            <Route path="audit/:site" element={<AuditSitePage />} />
             <Route path="*" element={<NotFoundPage />} />
           </Route>
         </Routes>

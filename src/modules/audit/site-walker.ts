@@ -151,21 +151,6 @@ export async function walkSite(options: WalkOptions): Promise<ListingResult> {
   const timeoutMs = options.timeoutSeconds * 1000;
   const backoff = options.backoff ?? { initialMs: 200, maxMs: 10_000 };
 
-  // Aborted by the caller's signal or by a fatal failure: ends attempts and backoff sleeps.
-  const walk = new AbortController();
-  const onCallerAbort = () => walk.abort(abortReason(options.signal as AbortSignal));
-  options.signal?.addEventListener('abort', onCallerAbort, { once: true });
-
-  const stream = fs.createWriteStream(options.dumpFile, { flags: 'w' });
-  let failure: unknown;
-  const fail = (error: unknown) => {
-    failure ??= error;
-    stopped = true;
-    walk.abort(coerceError(error));
-    wake();
-  };
-  stream.on('error', fail);
-
   const queue = new PathQueue();
   for (const root of distinctRoots(options.roots)) queue.push(root);
   const unlisted: UnlistedDirectory[] = [];
@@ -175,12 +160,27 @@ export async function walkSite(options: WalkOptions): Promise<ListingResult> {
   let active = 0;
   let stopped = false;
   let halted = false;
+  let failure: unknown;
   let waiting: Array<() => void> = [];
   const wake = () => {
     const current = waiting;
     waiting = [];
     for (const resolve of current) resolve();
   };
+
+  // Aborted by the caller's signal or by a fatal failure: ends attempts, backoff sleeps and waits.
+  const walk = new AbortController();
+  const fail = (error: unknown) => {
+    failure ??= error;
+    stopped = true;
+    walk.abort(coerceError(error));
+    wake();
+  };
+  const onCallerAbort = () => fail(abortReason(options.signal as AbortSignal));
+  options.signal?.addEventListener('abort', onCallerAbort, { once: true });
+
+  const stream = fs.createWriteStream(options.dumpFile, { flags: 'w' });
+  stream.on('error', fail);
 
   const attempt = async (directory: string): Promise<DirectoryListing> => {
     const controller = new AbortController();
@@ -192,7 +192,9 @@ export async function walkSite(options: WalkOptions): Promise<ListingResult> {
     );
     // A lister that ignores its signal still loses the race: the walk does not wait for it.
     const aborted = new Promise<never>((_, reject) => {
-      controller.signal.addEventListener('abort', () => reject(abortReason(controller.signal)), { once: true });
+      controller.signal.addEventListener('abort', () => reject(abortReason(controller.signal)), {
+        once: true,
+      });
     });
     const listing = listDirectory(directory, controller.signal);
     listing.catch(() => undefined);

@@ -220,7 +220,9 @@ export function toStoragePath(location: StorageLocation, sitePath: string): stri
 export function quoteXrdfsArgument(text: string): string {
   if (hasControlCharacter(text)) throw new Error('a control character cannot be sent to xrdfs');
   if (text === '') return '""';
-  return (text.match(/"+|[^"]+/g) ?? []).map((run) => (run.startsWith('"') ? `'${run}'` : `"${run}"`)).join('');
+  return (text.match(/"+|[^"]+/g) ?? [])
+    .map((run) => (run.startsWith('"') ? `'${run}'` : `"${run}"`))
+    .join('');
 }
 
 /** What xrdfs's interactive tokenizer makes of a line (its getArguments), for tests. */
@@ -258,7 +260,8 @@ const NO_STAT = /^---- 0000-00-00 00:00:00 +\? /;
 
 function toUnixSeconds(fields: number[], timeZone: TimeZone): number | undefined {
   const [year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0] = fields;
-  if (year < 1000 || month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return undefined;
+  if (year < 1000 || month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59)
+    return undefined;
   const date =
     timeZone === 'utc'
       ? new Date(Date.UTC(year, month - 1, day, hour, minute, second))
@@ -295,13 +298,13 @@ export function parseXrdfsListLine(line: string, timeZone: TimeZone = 'utc'): Xr
   const bytes = Number(size);
   if (!Number.isSafeInteger(bytes)) return { ok: false, problem: `size ${size} is too large` };
   const mtime = toUnixSeconds(time.map(Number), timeZone);
-  if (mtime === undefined) return { ok: false, problem: `bad date ${time.join(' ')} in ${JSON.stringify(line)}` };
+  if (mtime === undefined)
+    return { ok: false, problem: `bad date ${time.join(' ')} in ${JSON.stringify(line)}` };
   return { ok: true, path, size: bytes, mtime, directory: type === 'd' };
 }
 
 export type DirectoryAnswer =
-  | { ok: true; entries: DumpEntry[] }
-  | { ok: false; reason: string; permanent: boolean; missing?: boolean };
+  { ok: true; entries: DumpEntry[] } | { ok: false; reason: string; permanent: boolean; missing?: boolean };
 
 /** XRootD error codes that another attempt will not change (kXR_ArgInvalid … kXR_NotFound, kXR_Unsupported). */
 const PERMANENT_XRD_CODES = new Set([3000, 3001, 3002, 3010, 3011, 3013]);
@@ -312,7 +315,11 @@ const NOT_FOUND = 3011;
  * removed): the directory's children, or why it failed. Paths must be direct children of
  * `directory`; anything else (a partial result, a line that does not parse) is a failure.
  */
-export function parseXrdfsListing(answer: string, directory: string, timeZone: TimeZone = 'utc'): DirectoryAnswer {
+export function parseXrdfsListing(
+  answer: string,
+  directory: string,
+  timeZone: TimeZone = 'utc',
+): DirectoryAnswer {
   const lines = answer
     .replace(/\0/g, '')
     .split('\n')
@@ -322,7 +329,8 @@ export function parseXrdfsListing(answer: string, directory: string, timeZone: T
   if (problem !== undefined) {
     const code = Number(/\[(\d{4})\]/.exec(problem)?.[1] ?? 0);
     const reason = problem.replace(/^\[ERROR\] Server responded with an error: /, '');
-    if (code === NOT_FOUND) return { ok: false, reason: `does not exist (${reason})`, permanent: true, missing: true };
+    if (code === NOT_FOUND)
+      return { ok: false, reason: `does not exist (${reason})`, permanent: true, missing: true };
     return { ok: false, reason, permanent: PERMANENT_XRD_CODES.has(code) };
   }
   const entries: DumpEntry[] = [];
@@ -387,7 +395,8 @@ export function parseFindRecords(
   if (!output.endsWith('\0')) return { ok: false, reason: 'find output was cut short' };
   for (const record of output.slice(0, -1).split('\0')) {
     const match = /^([a-zA-Z]) (\d+) (-?\d+(?:\.\d+)?) ([^/]+)$/s.exec(record);
-    if (!match) return { ok: false, reason: `unexpected find record ${JSON.stringify(record.slice(0, 200))}` };
+    if (!match)
+      return { ok: false, reason: `unexpected find record ${JSON.stringify(record.slice(0, 200))}` };
     const [, type, size = '', time = '', name = ''] = match;
     if (type !== 'f' && type !== 'd') continue;
     const bytes = Number(size);

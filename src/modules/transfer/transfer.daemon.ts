@@ -34,7 +34,6 @@ export class TransferWatchDaemon implements Daemon {
 
   async start(signal: AbortSignal): Promise<void> {
     const { service, alerts, logger } = this.options;
-    let failing = false;
     const result = await runLoop({
       name: this.name,
       signal,
@@ -42,11 +41,21 @@ export class TransferWatchDaemon implements Daemon {
       killFile: this.options.killFile,
       logger,
       iteration: async (loopSignal) => {
-        const pass = await service.runPass({
-          dryRun: this.options.dryRun,
-          dispatch: this.options.dryRun ? undefined : this.options.dispatch,
-          signal: loopSignal,
-        });
+        let pass;
+        try {
+          pass = await service.runPass({
+            dryRun: this.options.dryRun,
+            dispatch: this.options.dryRun ? undefined : this.options.dispatch,
+            signal: loopSignal,
+          });
+        } catch (error) {
+          // Stopped by SIGTERM or the kill file in the middle of a step: not a failure.
+          if (loopSignal.aborted) {
+            logger.info('transfer pass interrupted by the stop request; the next start resumes it');
+            return;
+          }
+          throw error;
+        }
         for (const stream of pass.streams) {
           logger.info(
             {
@@ -63,13 +72,11 @@ export class TransferWatchDaemon implements Daemon {
             `transfer pass of ${stream.stream}`,
           );
         }
-        if (failing) {
-          failing = false;
-          await alerts.resolve?.(PASS_FAILED, this.name);
-        }
+        // Resolved after every good pass (not only in the process that raised it): a restarted
+        // daemon clears the alert of the one before.
+        await alerts.resolve?.(PASS_FAILED, this.name);
       },
       onError: async (error) => {
-        failing = true;
         await alerts.raise({
           code: PASS_FAILED,
           severity: 'critical',

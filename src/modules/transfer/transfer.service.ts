@@ -564,7 +564,13 @@ export class TransferService {
       const ref = { night, exposure: item.exposure };
       const { published: dir, manifest } = this.paths(stream, ref);
       await this.deps.files.makeWritable(dir);
-      const sync = await session.syncExposure(night, item.exposure, dir, { signal: options.signal });
+      let sync;
+      try {
+        sync = await session.syncExposure(night, item.exposure, dir, { signal: options.signal });
+      } finally {
+        // Locked again even when the sync is interrupted: a published exposure never stays writable.
+        await this.deps.files.makeReadOnly(dir);
+      }
       await this.deps.repository.recordStage({
         stream: stream.name,
         ...ref,
@@ -573,7 +579,6 @@ export class TransferService {
         at: this.clock(),
         message: sync.ok ? `catch-up: ${sync.changed.length} late files copied` : `catch-up: ${sync.message}`,
       });
-      await this.deps.files.makeReadOnly(dir);
       if (!sync.ok) failed = sync.message;
       item.verify = await this.recheck(stream, ref, dir, manifest);
     }
@@ -688,6 +693,8 @@ export class TransferService {
         catchup,
       };
     } catch (thrown) {
+      // A stop request is not an archive failure: the next pass writes the archive again.
+      if (options.signal?.aborted) throw thrown;
       const error = coerceError(thrown);
       await this.recordBackup(stream, night, final, false, error.message);
       await this.deps.alerts.raise({

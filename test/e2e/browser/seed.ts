@@ -36,6 +36,8 @@ export interface Seed {
   alerts: SeedAlert[];
   /** When set, the dashboard's config has a `transfer:` section and these attempts recorded. */
   transfer?: TransferSeed;
+  /** When set, the dashboard's config has an `audit:` section and these sites audited. */
+  audit?: AuditSeed;
 }
 
 export const FIRST_RUN = 300001;
@@ -385,4 +387,169 @@ export function expectedTransferNights(attemptsList: readonly TransferAttemptSee
 export function displayedShortTime(unixMs: number): string {
   const { M, D, h, m } = localFields(Math.floor(unixMs / 1000));
   return `${M}-${D} ${h}:${m}`;
+}
+
+// ---- audit --------------------------------------------------------------------------------------
+// The audit module's dashboard is seeded by real audits (the service listing a real local tree
+// and comparing it with an inventory dump), so the counts and lists are the compare engine's own.
+
+export const AUDIT_SITE = 'T2_TEST';
+export const AUDIT_DISABLED_SITE = 'T2_OLD';
+export const AUDIT_MAX_MISSING = 10;
+export const AUDIT_MAX_ORPHANS = 10;
+/** Files and directories are this old, well past `ignoreAgeDays`, so every difference is reported. */
+export const AUDIT_AGE_DAYS = 30;
+export const AUDIT_IGNORE_AGE_DAYS = 5;
+
+export interface AuditFileSeed {
+  /** In the site namespace, e.g. /store/mc/run1/a.root. */
+  path: string;
+  size: number;
+}
+
+export interface AuditSiteSeed {
+  name: string;
+  /** Top-level directories to check; one that does not exist at the site is unlisted. */
+  directories: string[];
+  /** What is at the site (written to disk under the storage root). */
+  files: AuditFileSeed[];
+  /** Directories at the site with nothing in them (site paths). */
+  emptyDirs: string[];
+  /** What should be at the site (the inventory dump). */
+  inventory: AuditFileSeed[];
+  /** Audits run through the service, one after the other. */
+  runs: number;
+  /** The status or mode set after the runs. */
+  after?: 'disable' | 'halt' | 'act';
+}
+
+export interface AuditSeed {
+  sites: AuditSiteSeed[];
+}
+
+/** The namespace root of every seeded site: the storage URL ends in `/store`. */
+export const AUDIT_NAMESPACE = '/store';
+
+/** The known answers of T2_TEST. */
+export const AUDIT_MISSING = '/store/mc/run2/c.root';
+export const AUDIT_ORPHAN = '/store/mc/dark/orphan file.root';
+export const AUDIT_MISMATCH = '/store/mc/run3/e.root';
+/** In the inventory, under the top-level directory `data`, which does not exist at the site. */
+export const AUDIT_HIDDEN = '/store/data/hidden.root';
+
+export function defaultAuditSeed(): AuditSeed {
+  return {
+    sites: [
+      {
+        name: AUDIT_SITE,
+        directories: ['mc', 'data'],
+        files: [
+          { path: '/store/mc/run1/a.root', size: 1000 },
+          { path: '/store/mc/run1/b.root', size: 2000 },
+          { path: '/store/mc/run2/d.root', size: 700 },
+          { path: AUDIT_MISMATCH, size: 350 },
+          { path: AUDIT_ORPHAN, size: 4096 },
+        ],
+        emptyDirs: ['/store/mc/empty/inner'],
+        inventory: [
+          { path: '/store/mc/run1/a.root', size: 1000 },
+          { path: '/store/mc/run1/b.root', size: 2000 },
+          { path: AUDIT_MISSING, size: 1536 },
+          { path: '/store/mc/run2/d.root', size: 700 },
+          { path: AUDIT_MISMATCH, size: 300 },
+          { path: AUDIT_HIDDEN, size: 999 },
+        ],
+        // Twice, so the missing file is confirmed by a second run.
+        runs: 2,
+      },
+      {
+        name: AUDIT_DISABLED_SITE,
+        directories: ['mc'],
+        files: [
+          { path: '/store/mc/kept.root', size: 10 },
+          ...Array.from({ length: AUDIT_MAX_ORPHANS + 2 }, (_, i) => ({
+            path: `/store/mc/dark/o${String(i).padStart(2, '0')}.root`,
+            size: 1024,
+          })),
+        ],
+        emptyDirs: [],
+        inventory: [{ path: '/store/mc/kept.root', size: 10 }],
+        runs: 1,
+        after: 'disable',
+      },
+    ],
+  };
+}
+
+export function auditDashboardSeed(): Seed {
+  return { ...defaultSeed(), audit: defaultAuditSeed() };
+}
+
+export interface ExpectedAudit {
+  missing: string[];
+  missingBytes: number;
+  orphans: string[];
+  orphanBytes: number;
+  sizeMismatches: string[];
+  /** Deepest first. */
+  emptyDirs: string[];
+  /** Top-level directories that do not exist at the site. */
+  unlisted: string[];
+  /** Files and directories listed (below the top-level directories, which are not counted). */
+  files: number;
+  directories: number;
+}
+
+const under = (root: string, p: string) => p === root || p.startsWith(`${root}/`);
+
+/**
+ * What an audit of the site must find (every entry is old enough to count): set differences of
+ * the inventory and the files, nothing under an unlisted top-level directory, and the empty
+ * directories with their ancestors that hold no file, deepest first.
+ */
+export function expectedAudit(site: AuditSiteSeed): ExpectedAudit {
+  const roots = site.directories.map((d) => `${AUDIT_NAMESPACE}/${d}`);
+  const existing = new Set(
+    roots.filter(
+      (root) => site.files.some((f) => under(root, f.path)) || site.emptyDirs.some((d) => under(root, d)),
+    ),
+  );
+  const unlisted = roots.filter((root) => !existing.has(root));
+  const listed = (p: string) => roots.some((root) => existing.has(root) && under(root, p));
+  const atSite = new Map(site.files.map((f) => [f.path, f.size]));
+  const wanted = new Map(site.inventory.map((f) => [f.path, f.size]));
+  const missing = site.inventory.filter((f) => listed(f.path) && !atSite.has(f.path));
+  const orphans = site.files.filter((f) => !wanted.has(f.path));
+  const sizeMismatches = site.files.filter((f) => wanted.has(f.path) && wanted.get(f.path) !== f.size);
+  const candidates = new Set<string>();
+  for (const dir of site.emptyDirs) {
+    for (let d = dir; d.length > AUDIT_NAMESPACE.length; d = d.slice(0, d.lastIndexOf('/'))) {
+      if (!roots.includes(d)) candidates.add(d);
+    }
+  }
+  const emptyDirs = [...candidates]
+    .filter((d) => !site.files.some((f) => under(d, f.path)))
+    .sort((a, b) => b.split('/').length - a.split('/').length || a.localeCompare(b));
+  const directories = new Set<string>();
+  for (const p of [...site.files.map((f) => f.path.slice(0, f.path.lastIndexOf('/'))), ...site.emptyDirs]) {
+    for (
+      let d = p;
+      d.length > AUDIT_NAMESPACE.length && !roots.includes(d);
+      d = d.slice(0, d.lastIndexOf('/'))
+    ) {
+      directories.add(d);
+    }
+  }
+  const sorted = (list: AuditFileSeed[]) => list.map((f) => f.path).sort();
+  return {
+    missing: sorted(missing),
+    missingBytes: missing.reduce((sum, f) => sum + f.size, 0),
+    orphans: sorted(orphans),
+    orphanBytes: orphans.reduce((sum, f) => sum + f.size, 0),
+    sizeMismatches: sorted(sizeMismatches),
+    emptyDirs,
+    unlisted,
+    files: site.files.filter((f) => listed(f.path)).length,
+    directories: directories.size,
+  };
 }

@@ -1,17 +1,24 @@
 // The one place the browser tests get a dashboard from: the real `custodian serve` (the built
 // binary) over a SQLite workspace seeded through the real services — users added, alerts raised,
 // files dropped and organized by an ingest pass, transfer attempts recorded by the transfer
-// module's repository — exactly what a user's dashboard would show.
+// module's repository, storage sites audited by the audit service — exactly what a user's dashboard
+// would show.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  AUDIT_AGE_DAYS,
+  AUDIT_IGNORE_AGE_DAYS,
+  AUDIT_MAX_MISSING,
+  AUDIT_MAX_ORPHANS,
+  AUDIT_NAMESPACE,
   defaultSeed,
   dropFileName,
   REPLAY_MODES,
   SUBSYSTEMS,
   TIMEZONE,
+  type AuditSeed,
   type Seed,
   type SeedFile,
   type SeedUser,
@@ -36,9 +43,17 @@ export interface Dashboard {
   users: { admin: Credentials; operator: Credentials; viewer: Credentials };
   /** Per transfer stream (when seeded): its folders, e.g. `destination/<NIGHT>/<EXPOSURE>`. */
   transferDirs: Record<string, TransferDirs>;
+  /** Per audit site (when seeded): where its storage root and inventory dump are. */
+  auditDirs: Record<string, AuditDirs>;
   /** New files reach the dashboard the way the online system's files do (dropped, then organized). */
   addFiles(files: SeedFile[]): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface AuditDirs {
+  /** The storage root, `file://` + this in the config; its last component is the namespace. */
+  storage: string;
+  inventory: string;
 }
 
 export interface TransferDirs {
@@ -126,6 +141,79 @@ function writePublished(transfer: TransferSeed, dirs: Record<string, TransferDir
   }
 }
 
+/** Sets a tree's times, deepest first (so setting a file's time does not touch its parent's again). */
+function ageTree(root: string, at: Date): void {
+  for (const entry of fs.readdirSync(root, { withFileTypes: true })) {
+    const full = path.join(root, entry.name);
+    if (entry.isDirectory()) ageTree(full, at);
+    else fs.utimesSync(full, at, at);
+  }
+  fs.utimesSync(root, at, at);
+}
+
+/**
+ * Writes each audit site as a real tree under its storage root, and its inventory dump, with every
+ * time AUDIT_AGE_DAYS old so that the age rule reports every difference.
+ */
+function writeAuditSites(dir: string, audit: AuditSeed | undefined): Record<string, AuditDirs> {
+  const dirs: Record<string, AuditDirs> = {};
+  const old = new Date(Date.now() - AUDIT_AGE_DAYS * 86_400_000);
+  for (const site of audit?.sites ?? []) {
+    const base = path.join(dir, 'audit', site.name);
+    const storage = path.join(base, AUDIT_NAMESPACE.slice(1));
+    const local = (sitePath: string) => path.join(storage, sitePath.slice(AUDIT_NAMESPACE.length));
+    fs.mkdirSync(storage, { recursive: true });
+    for (const file of site.files) {
+      fs.mkdirSync(path.dirname(local(file.path)), { recursive: true });
+      fs.writeFileSync(local(file.path), Buffer.alloc(file.size, 0x61));
+    }
+    for (const empty of site.emptyDirs) fs.mkdirSync(local(empty), { recursive: true });
+    ageTree(storage, old);
+    const inventory = path.join(base, 'inventory.tsv');
+    const mtime = Math.floor(old.getTime() / 1000);
+    fs.writeFileSync(inventory, site.inventory.map((f) => `${f.path}\t${f.size}\t${mtime}\n`).join(''));
+    dirs[site.name] = { storage, inventory };
+  }
+  return dirs;
+}
+
+function auditConfig(audit: AuditSeed | undefined, dirs: Record<string, AuditDirs>): string[] {
+  if (!audit) return [];
+  return [
+    'audit:',
+    `  ignoreAgeDays: ${AUDIT_IGNORE_AGE_DAYS}`,
+    '  ignorePatterns: []',
+    `  maxMissing: ${AUDIT_MAX_MISSING}`,
+    `  maxOrphans: ${AUDIT_MAX_ORPHANS}`,
+    '  reportsDir: ./audit-reports',
+    '  sites:',
+    ...audit.sites.flatMap((site) => {
+      const d = dirs[site.name];
+      if (!d) throw new Error(`no folders for audit site ${site.name}`);
+      return [
+        `    - name: ${site.name}`,
+        `      storage: file://${d.storage}`,
+        `      directories: [${site.directories.join(', ')}]`,
+        '      concurrency: 2',
+        '      retries: 0',
+        `      inventory: ${d.inventory}`,
+      ];
+    }),
+  ];
+}
+
+/** Audits each site as `custodian audit run --site` would, as often as the seed says. */
+async function seedAudit(app: App, audit: AuditSeed): Promise<void> {
+  const service = app.requireAudit();
+  for (const site of audit.sites) {
+    for (let i = 0; i < site.runs; i++) {
+      const run = await service.runSite(site.name);
+      if (run.outcome === 'failed') throw new Error(`seed audit of ${site.name} failed: ${run.message}`);
+    }
+    if (site.after) await service.setStatus(site.name, site.after);
+  }
+}
+
 async function seedTransfer(app: App, transfer: TransferSeed): Promise<void> {
   const repository = new TransferRepository(app.database);
   for (const attempt of transfer.attempts) await repository.recordStage(attempt);
@@ -144,6 +232,7 @@ export async function startDashboard(seed: Seed = defaultSeed()): Promise<Dashbo
   fs.mkdirSync(dropDir);
   const transferDirs = transferFolders(dir, seed.transfer);
   if (seed.transfer) writePublished(seed.transfer, transferDirs);
+  const auditDirs = writeAuditSites(dir, seed.audit);
   const configFile = path.join(dir, 'custodian.yaml');
   fs.writeFileSync(
     configFile,
@@ -158,6 +247,7 @@ export async function startDashboard(seed: Seed = defaultSeed()): Promise<Dashbo
       `  replayModes: [${REPLAY_MODES.join(', ')}]`,
       '  settleSeconds: 0',
       ...transferConfig(transferDirs),
+      ...auditConfig(seed.audit, auditDirs),
       '',
     ].join('\n'),
   );
@@ -175,6 +265,7 @@ export async function startDashboard(seed: Seed = defaultSeed()): Promise<Dashbo
     dropFiles(dropDir, seed.files);
     await app.requireIngest().runPass();
     if (seed.transfer) await seedTransfer(app, seed.transfer);
+    if (seed.audit) await seedAudit(app, seed.audit);
   } finally {
     await app.close();
   }
@@ -195,6 +286,7 @@ export async function startDashboard(seed: Seed = defaultSeed()): Promise<Dashbo
       viewer: credentials(seed, 'viewer'),
     },
     transferDirs,
+    auditDirs,
     addFiles: async (files) => {
       dropFiles(dropDir, files);
       const response = await fetch(`${baseUrl}/api/v1/ingest/passes`, {

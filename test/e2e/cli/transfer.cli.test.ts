@@ -274,7 +274,9 @@ describe(
         both.map((r) => r.exposure),
         ['00000001', '00000002', '00000003'],
       );
-      const none = json<Status[]>(await cli('transfer', 'status', '--stream', AUX, '--night', NIGHT2, '--json'));
+      const none = json<Status[]>(
+        await cli('transfer', 'status', '--stream', AUX, '--night', NIGHT2, '--json'),
+      );
       assert.deepEqual(none, []);
     });
 
@@ -318,6 +320,7 @@ describe(
         [['set-status', STREAM, NIGHT, '00000001', 'foo'], 2, 'TRANSFER_BAD_ARGUMENT'],
         [['set-status', STREAM, NIGHT, '1', 'rsync'], 2, 'TRANSFER_BAD_ARGUMENT'],
         [['set-status', 'nope', NIGHT, '00000001', 'checksum'], 3, 'TRANSFER_UNKNOWN_STREAM'],
+        [['set-status', STREAM, '20200101', 'all', 'backup'], 3, 'TRANSFER_NIGHT_NOT_FOUND'],
         [['status', '--night', '2026'], 2, 'TRANSFER_BAD_ARGUMENT'],
         [['status', '--stream', 'nope'], 3, 'TRANSFER_UNKNOWN_STREAM'],
         [['catchup', STREAM, '2026'], 2, 'TRANSFER_BAD_ARGUMENT'],
@@ -373,14 +376,21 @@ describe(
     it('archive writes a tar GNU tar can list and an index whose offsets match; verify-archive passes', async () => {
       const result = await cli('transfer', 'archive', STREAM, NIGHT, '--json');
       assert.equal(result.code, 0, result.stderr);
-      const archive = json<{ action: string; tar: string; index: string; exposures: string[]; members: number }>(
-        result,
-      );
+      const archive = json<{
+        action: string;
+        tar: string;
+        index: string;
+        exposures: string[];
+        members: number;
+      }>(result);
       assert.equal(archive.action, 'archived');
       assert.equal(archive.tar, tar);
       assert.equal(archive.index, `${tar}.idx`);
       assert.deepEqual(archive.exposures, ['00000001', '00000002', '00000003']);
-      assert.deepEqual(fs.readdirSync(archiveDir).sort(), [`${STREAM}_${NIGHT}.tar`, `${STREAM}_${NIGHT}.tar.idx`]);
+      assert.deepEqual(fs.readdirSync(archiveDir).sort(), [
+        `${STREAM}_${NIGHT}.tar`,
+        `${STREAM}_${NIGHT}.tar.idx`,
+      ]);
 
       const listing = spawnSync('tar', ['-tf', tar], { encoding: 'utf8' });
       assert.equal(listing.status, 0, listing.stderr);
@@ -404,13 +414,21 @@ describe(
         const start = Number(data);
         const published = fs.readFileSync(path.join(destination, member));
         assert.equal(Number(size), published.length, member);
-        assert.ok(tarBytes.subarray(start, start + published.length).equals(published), `${member} at ${data}`);
+        assert.ok(
+          tarBytes.subarray(start, start + published.length).equals(published),
+          `${member} at ${data}`,
+        );
         checked++;
       }
       assert.ok(checked >= 10, `${checked} files checked against the index`);
 
-      const status = json<Status[]>(await cli('transfer', 'status', '--stream', STREAM, '--night', NIGHT, '--json'));
-      assert.ok(status.every((r) => r.backup?.ok === true), 'backup recorded ok for every exposure');
+      const status = json<Status[]>(
+        await cli('transfer', 'status', '--stream', STREAM, '--night', NIGHT, '--json'),
+      );
+      assert.ok(
+        status.every((r) => r.backup?.ok === true),
+        'backup recorded ok for every exposure',
+      );
 
       const verify = await cli('transfer', 'verify-archive', tar, '--json');
       assert.equal(verify.code, 0, verify.stdout + verify.stderr);

@@ -2,7 +2,9 @@
 // one pass copies, locks, verifies and publishes every exposure over one ssh connection; a bad
 // checksum and an rsync failure are both recorded failed, published anyway and mailed once (real
 // SMTP sink); an unreachable source is one alert however many passes see it; the pause file at
-// the source skips the stream; a late file is caught up over ssh and verified again.
+// the source skips the stream; a late file is caught up over ssh and verified again. A stop of
+// `transfer watch` (SIGTERM) in the middle of a pass, an archive or a catch-up is not a failure:
+// nothing is recorded failed, nothing is alerted, and published data stays read-only.
 import { describe, it, before, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -47,6 +49,8 @@ const PAUSE_FILE = 'checksum-running';
 const DURING_NIGHT = Date.parse('2026-11-22T03:00:00Z');
 // After catchupHour (14) and before archiveHour (20): yesterday's night 20261121 is caught up.
 const AFTER_CATCHUP = Date.parse('2026-11-22T15:00:00Z');
+// After archiveHour (20): yesterday's night 20261121 is caught up and archived.
+const AFTER_ARCHIVE = Date.parse('2026-11-22T21:00:00Z');
 
 /** Files with spaces in their names, in a directory whose name has spaces too. */
 const SPACED_FILES = {
@@ -61,6 +65,7 @@ interface Harness {
   source: string;
   staging: string;
   destination: string;
+  archive: string;
   controlDir: string;
   setNow(ms: number): void;
   close(): Promise<void>;
@@ -151,7 +156,9 @@ else
      * A module with one ssh stream. `url` defaults to `server` (the suite's sshd) serving
      * `<root>/obs source` (a directory name with a space, percent-encoded in the URL).
      */
-    function build(options: { url?: (source: string) => string; server?: TestSshd } = {}): Harness {
+    function build(
+      options: { url?: (source: string) => string; server?: TestSshd; sshOptions?: string[] } = {},
+    ): Harness {
       const root = tempDir('custodian-pipeline-ssh-');
       const source = path.join(root, 'obs source');
       const staging = path.join(root, 'staging');
@@ -167,7 +174,7 @@ else
             name: STREAM,
             source: (options.url ?? ((s: string) => (options.server ?? sshd).url(s)))(source),
             sshIdentity: (options.server ?? sshd).identity,
-            sshOptions: sshd.sshOptions,
+            sshOptions: [...(options.sshOptions ?? []), ...sshd.sshOptions],
             pauseFile: PAUSE_FILE,
             staging,
             destination,
@@ -194,6 +201,7 @@ else
         source,
         staging,
         destination,
+        archive,
         controlDir,
         setNow: (ms) => {
           now = ms;
@@ -254,12 +262,17 @@ else
         assert.deepEqual(contentOf(published), contentOf(path.join(h.source, night, exposure)), exposure);
         assert.equal(modeOf(published), 0o2750);
         assert.ok(
-          snapshotTree(published).every((e) => (e.sha256 === undefined ? e.mode === '2750' : e.mode === '440')),
+          snapshotTree(published).every((e) =>
+            e.sha256 === undefined ? e.mode === '2750' : e.mode === '440',
+          ),
           `${exposure}: directories 2750, files 0440`,
         );
       }
       assert.equal(
-        fs.readFileSync(path.join(h.destination, NIGHT, '00000103', 'dir with space', 'inner file.json'), 'utf8'),
+        fs.readFileSync(
+          path.join(h.destination, NIGHT, '00000103', 'dir with space', 'inner file.json'),
+          'utf8',
+        ),
         SPACED_FILES['dir with space/inner file.json'],
       );
       assert.deepEqual(fs.readdirSync(path.join(h.staging, NIGHT)), []);
@@ -483,5 +496,123 @@ else
       assert.equal(explicit.action, 'nothing-changed');
       assert.deepEqual((await h.module.repository.snapshot()).history, snapshot.history);
       assert.equal(smtp.mails.length, 0);
+    });
+
+    it('a SIGTERM while the watch is connecting over ssh stops it quietly: no "pass failed" alert', async () => {
+      // The connection hangs (a slow network): the stop arrives in the middle of the pass.
+      harness = build({ sshOptions: ['ProxyCommand=sleep 20'] });
+      const h = harness;
+      writeExposure(h.source, { night: NIGHT, exposure: '00000801' });
+      const daemon = h.module.watchDaemon({ dispatch: () => Promise.resolve() });
+      const controller = new AbortController();
+      const running = daemon.start(controller.signal);
+      const deadline = Date.now() + 10_000;
+      while (processesMentioning(h.controlDir).length === 0) {
+        assert.ok(Date.now() < deadline, 'the pass started connecting');
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      const stoppedAt = Date.now();
+      // What installStopSignals does on SIGTERM.
+      controller.abort(new Error('stopped by SIGTERM'));
+      await running;
+      assert.ok(Date.now() - stoppedAt < 8000, 'stopped without waiting for the connection');
+      assert.deepEqual(processesMentioning(h.controlDir), [], 'the ssh client was stopped');
+      const raised = await alerts.list({ state: 'all' });
+      assert.deepEqual(
+        raised.items.map((a) => [a.code, a.message]),
+        [],
+        'an operator stopping the daemon is not a failed pass',
+      );
+      assert.equal(smtp.mails.length, 0);
+    });
+
+    it('a SIGTERM while the watch writes the nightly archive records no failure and sends no alert', async () => {
+      harness = build();
+      const h = harness;
+      // Big enough that writing and reading back the tar takes a while.
+      const big = Buffer.alloc(32 << 20);
+      const files: Record<string, string> = {};
+      for (let part = 0; part < 4; part++) files[`big-${part}.fits`] = big.fill(part + 1).toString('latin1');
+      writeExposure(h.source, { night: NIGHT, exposure: '00000901', files });
+      const first = await h.module.service.runPass();
+      assert.deepEqual(first.streams[0]?.exposures[0]?.failed, []);
+
+      h.setNow(AFTER_ARCHIVE);
+      const daemon = h.module.watchDaemon({ dispatch: () => Promise.resolve() });
+      const controller = new AbortController();
+      const running = daemon.start(controller.signal);
+      const deadline = Date.now() + 30_000;
+      const writing = () => fs.existsSync(h.archive) && fs.readdirSync(h.archive).length > 0;
+      while (!writing()) {
+        assert.ok(Date.now() < deadline, 'the pass started writing the archive');
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      controller.abort(new Error('stopped by SIGTERM'));
+      await running;
+
+      assert.deepEqual(fs.readdirSync(h.archive), [], 'no temporary file left');
+      const [status] = await h.module.service.status();
+      const raised = await alerts.list({ state: 'all' });
+      // An operator stopping the daemon is neither a failed backup nor a failed archive.
+      assert.deepEqual(
+        {
+          backupFailed: status?.backup?.ok === false ? status.backup.message : false,
+          alerts: raised.items.map((a) => [a.code, a.message]),
+          mails: smtp.mails.length,
+        },
+        { backupFailed: false, alerts: [], mails: 0 },
+      );
+
+      // A later pass archives the night (unless the stop came too late to interrupt it).
+      await h.module.service.runPass();
+      const [after] = await h.module.service.status();
+      assert.equal(after?.backup?.ok, true);
+      const tar = path.join(h.archive, `${STREAM}_${NIGHT}.tar`);
+      assert.equal((await h.module.service.verifyArchive(tar)).ok, true);
+    });
+
+    it('a SIGTERM while the watch catches up a late file leaves the published exposure read-only, with no alert', async () => {
+      harness = build();
+      const h = harness;
+      const dir = writeExposure(h.source, { night: NIGHT, exposure: '00001001' });
+      await h.module.service.runPass();
+      // A big late file, so the stop arrives while rsync writes it into the published exposure.
+      const late = Buffer.alloc(160 << 20, 7);
+      fs.writeFileSync(path.join(dir, 'late.fits'), late);
+      const files = { ...defaultFiles('00001001'), 'late.fits': late.toString('latin1') };
+      writeManifest(dir, '00001001', files);
+
+      h.setNow(AFTER_CATCHUP);
+      const daemon = h.module.watchDaemon({ dispatch: () => Promise.resolve() });
+      const controller = new AbortController();
+      const running = daemon.start(controller.signal);
+      const published = path.join(h.destination, NIGHT, '00001001');
+      const deadline = Date.now() + 30_000;
+      while (!fs.existsSync(path.join(published, 'late.fits'))) {
+        assert.ok(Date.now() < deadline, 'the catch-up started copying the late file');
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      controller.abort(new Error('stopped by SIGTERM'));
+      await running;
+
+      const writable = snapshotTree(published)
+        .filter((e) => (e.sha256 === undefined ? e.mode !== '2750' : e.mode !== '440'))
+        .map((e) => `${e.path || '.'} ${e.mode}`);
+      const raised = await alerts.list({ state: 'all' });
+      assert.deepEqual(
+        { writable, alerts: raised.items.map((a) => [a.code, a.message]), mails: smtp.mails.length },
+        { writable: [], alerts: [], mails: 0 },
+        'the published exposure stays read-only, and a stop is not a failure',
+      );
+
+      // A later pass completes the catch-up (unless the stop came too late to interrupt it).
+      await h.module.service.runPass();
+      assert.deepEqual(contentOf(published), contentOf(dir));
+      assert.ok(
+        snapshotTree(published).every((e) => (e.sha256 === undefined ? e.mode === '2750' : e.mode === '440')),
+        'read-only again',
+      );
+      const [status] = await h.module.service.status();
+      assert.equal(status?.checksum?.ok, true);
     });
   });

@@ -2,10 +2,17 @@
 // message and code, so pages can show exactly what the API said.
 import type {
   ArchiveResult,
+  AuditQueued,
+  AuditSitesResponse,
   CatchupResult,
+  EntryKind,
+  EntryList,
   ErrorBody,
   ExposureHistory,
   ExposureVerifyResponse,
+  SiteReport,
+  SiteSummary,
+  StatusAction,
   TransferStatusPage,
 } from './types';
 
@@ -132,4 +139,26 @@ export const transferApi = {
     api.post<CatchupResult>('/transfer/catchup', { stream, night, dryRun }),
   archive: (stream: string, night: string, dryRun: boolean) =>
     api.post<ArchiveResult>('/transfer/archive', { stream, night, dryRun }),
+};
+
+const sitePath = (site: string) => `/audit/sites/${segment(site)}`;
+const entriesPath = (site: string, kind: EntryKind) => `${sitePath(site)}/entries/${segment(kind)}`;
+
+/** The audit module's endpoints (`/audit/...`). */
+export const auditApi = {
+  sitesPath: () => apiPath('/audit/sites'),
+  sites: (options: RequestOptions = {}) => api.get<AuditSitesResponse>('/audit/sites', undefined, options),
+  sitePath: (site: string) => apiPath(sitePath(site)),
+  site: (site: string, options: RequestOptions = {}) =>
+    api.get<SiteReport>(sitePath(site), undefined, options),
+  entriesPath: (site: string, kind: EntryKind) => apiPath(entriesPath(site, kind)),
+  entries: (site: string, kind: EntryKind, options: RequestOptions = {}) =>
+    api.get<EntryList>(entriesPath(site, kind), undefined, options),
+  /** The whole list as text, one path per line: what the "Download" links point at. */
+  downloadUrl: (site: string, kind: EntryKind) => apiPath(entriesPath(site, kind), { format: 'text' }),
+  setStatus: (site: string, action: StatusAction) =>
+    api.post<SiteSummary>(`${sitePath(site)}/status`, { action }),
+  markActed: (site: string, kind: EntryKind) => api.post<EntryList>(`${entriesPath(site, kind)}/acted`),
+  /** Queues an audit of `site`, or of the site the picking rule chooses next. */
+  run: (site?: string) => api.post<AuditQueued>('/audit/runs', site === undefined ? {} : { site }),
 };

@@ -1,6 +1,7 @@
 // Wire types of the HTTP API (notes/API.md). The web app shares types with the server, never
 // runtime code. Fields named `...At` are ISO 8601 UTC strings; file `timestamp`s are unix seconds.
 import type { VerifyResult } from '../../../src/modules/transfer/verify.service.js';
+import type { SiteSummary } from '../../../src/modules/audit/audit.types.js';
 
 export type Role = 'viewer' | 'operator' | 'admin';
 
@@ -110,4 +111,29 @@ export interface ExposureVerifyResponse {
   night: string;
   exposure: string;
   result: VerifyResult;
+}
+
+// The audit shapes, likewise from the server's domain types.
+export type {
+  AuditEntry,
+  AuditRun,
+  EntryKind,
+  EntryList,
+  RunOutcome,
+  SiteMode,
+  SiteReport,
+  SiteStatus,
+  SiteSummary,
+  StatusAction,
+  UnlistedDirectory,
+} from '../../../src/modules/audit/audit.types.js';
+
+/** `GET /audit/sites`. */
+export interface AuditSitesResponse {
+  sites: SiteSummary[];
+}
+
+/** `POST /audit/runs`: the site whose audit was queued. */
+export interface AuditQueued {
+  queued: string;
 }

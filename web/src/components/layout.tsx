@@ -14,6 +14,7 @@ interface NavItem {
 const MODULE_NAV: Record<string, NavItem> = {
   ingest: { to: '/runs', label: 'Runs' },
   transfer: { to: '/transfer', label: 'Transfer' },
+  audit: { to: '/audit', label: 'Audit' },
 };
 
 export function Layout() {

@@ -1,0 +1,347 @@
+/**
+ * Inventory-vs-listing comparison in DuckDB, with bounded memory: DuckDB reads the dumps as
+ * streams, keeps its state in a file-backed database in a fresh scratch directory and spills
+ * joins, aggregates and sorts to disk beyond `memoryLimit`.
+ *
+ * Semantics (issue 4). `young` means an mtime later than `now - ignoreAgeDays days`; an entry
+ * without mtime is old. A path is compared byte for byte; a path listed twice in one dump counts
+ * once (with its largest size and latest mtime). Directory entries of the inventory are not used.
+ * - missing: a file in the inventory, not in the listing, old in the inventory;
+ * - orphan: a file in the listing, not in the inventory, old in the listing, matching no ignore
+ *   pattern;
+ * - size mismatch: in both with different sizes, old on both sides;
+ * - empty directory: a directory entry of the listing with no listing file below it, where
+ *   neither it nor any directory entry below it is young or matches an ignore pattern, and no
+ *   unlisted directory lies at or below it (else removing it deepest-first would fail or be
+ *   wrong). Sorted deepest first (most `/`), then by path.
+ * - still being written: a directory (any ancestor of a listing path, `/` included) with at least
+ *   one listing file below it, all of them young. Nothing at or below it is reported.
+ * - unlisted: nothing at or below an unlisted directory is reported.
+ * Reports are sorted byte-wise (as `LC_ALL=C sort`), one path per line.
+ *
+ * How (scales to 10^8 entries per dump):
+ * 1. Both dumps are joined on (hash(path), byte length) only, never on the strings, with the
+ *    line checks of dump.parser.ts computed on the way: the join state is 20 bytes per entry.
+ *    The keys of the rows that differ (unmatched, or different sizes) are kept: a few percent.
+ * 2. The entries with those keys are read again, with their paths, and compared exactly by path,
+ *    so a hash collision can at worst hide a missing file and an orphan of equal size and equal
+ *    64-bit hash: it never reports a wrong difference.
+ * 3. The listing is aggregated per directory (a few entries per thousand files) and the
+ *    per-directory facts are rolled up to every ancestor, for the empty and still-written rules.
+ * A malformed dump is found in step 1; dump.parser.ts then reads it line by line for the
+ * message naming the file and line (only on that error path).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { InputError } from '../../core/errors.js';
+import type { CompareEngine } from './audit.ports.js';
+import type { CompareOptions, CompareReports, CompareResult } from './audit.types.js';
+import { MAX_PATH_BYTES, openDump, validateDump } from './dump.parser.js';
+
+export interface DuckDbCompareEngineOptions {
+  /** DuckDB memory_limit (default 1GB); beyond it DuckDB spills to the temp directory. */
+  memoryLimit?: string;
+  /** DuckDB threads (default: DuckDB's, the number of cores). */
+  threads?: number;
+  /** Where DuckDB spills (default: inside the scratch directory in workDir). */
+  tempDirectory?: string;
+}
+
+const DAY_SECONDS = 86_400;
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+
+function sqlString(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+function readDump(file: string): string {
+  // Every byte but TAB and LF is data: no quoting, no escapes, no type sniffing.
+  return `read_csv(${sqlString(file)}, columns = {'path': 'VARCHAR', 'size': 'VARCHAR', 'mtime': 'VARCHAR'},
+    delim = '\t', quote = '', escape = '', header = false, null_padding = true, new_line = '\\n',
+    auto_detect = false, strict_mode = true, max_line_size = 1048576)`;
+}
+
+/** The line rules of dump.parser.ts, as SQL over the raw fields (NULL for an empty field). */
+const BAD_LINE = `NOT coalesce(
+  prefix(path, '/') AND NOT contains(path, chr(0)) AND strlen(path) <= ${MAX_PATH_BYTES}
+  AND regexp_full_match(size, '[0-9]{1,16}') AND TRY_CAST(size AS UBIGINT) <= ${MAX_SAFE}
+  AND (mtime IS NULL OR (regexp_full_match(mtime, '[0-9]{1,16}(\\.[0-9]{1,9})?')
+                         AND TRY_CAST(mtime AS DOUBLE) <= ${MAX_SAFE})),
+  false)`;
+
+/** Directory of a file path, with its trailing `/` (`/a/b/c` → `/a/b/`, `/c` → `/`). */
+const parentOf = (expr: string) => `(parse_dirpath(${expr}, 'forward_slash') || '/')`;
+
+/** Every directory from `/` down to and including the directory `expr` (which ends in `/`). */
+const ancestorsOf = (expr: string) =>
+  `[array_to_string(string_split(${expr}, '/')[1:i], '/') || '/' FOR i IN range(1, len(string_split(${expr}, '/')))]`;
+
+function matchesAny(expr: string, patterns: readonly string[]): string {
+  const tests = patterns.filter((p) => p !== '').map((p) => `contains(${expr}, ${sqlString(p)})`);
+  return tests.length === 0 ? 'false' : `(${tests.join(' OR ')})`;
+}
+
+/** Directory paths end in `/`, so `/store/mc` and `/store/mc/` name the same unlisted directory. */
+function normalizeDirectory(dir: string): string {
+  return dir.endsWith('/') ? dir : `${dir}/`;
+}
+
+function num(value: unknown): number {
+  if (value === null || value === undefined) return 0;
+  return typeof value === 'bigint' ? Number(value) : Number(value);
+}
+
+function isCsvError(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error);
+  return /CSV|unicode|utf-8|Conversion Error|Could not convert/i.test(message);
+}
+
+async function writeReport(connection: DuckDBConnection, query: string, file: string): Promise<void> {
+  const temporary = `${file}.tmp-${randomBytes(4).toString('hex')}`;
+  try {
+    await connection.run(
+      `COPY (${query}) TO ${sqlString(temporary)} (FORMAT csv, HEADER false, QUOTE '', ESCAPE '', DELIMITER '\t')`,
+    );
+    await fs.promises.rename(temporary, file);
+  } catch (error) {
+    await fs.promises.rm(temporary, { force: true });
+    throw error;
+  }
+}
+
+/** Fails before the (long) comparison rather than after it when the reports cannot be written. */
+async function checkReportDirectory(prefix: string): Promise<void> {
+  const dir = path.dirname(path.resolve(prefix));
+  const stat = await fs.promises.stat(dir).catch(() => undefined);
+  if (!stat?.isDirectory())
+    throw new InputError(
+      'AUDIT_REPORT_UNWRITABLE',
+      `cannot write reports ${prefix}_*.txt: ${dir} is not an existing directory`,
+      { details: { prefix } },
+    );
+}
+
+export class DuckDbCompareEngine implements CompareEngine {
+  constructor(private readonly engineOptions: DuckDbCompareEngineOptions = {}) {}
+
+  async compare(options: CompareOptions): Promise<CompareResult> {
+    if (!Number.isFinite(options.now))
+      throw new InputError('AUDIT_BAD_ARGUMENT', `now must be unix seconds, got ${options.now}`);
+    if (!Number.isFinite(options.ignoreAgeDays) || options.ignoreAgeDays < 0)
+      throw new InputError(
+        'AUDIT_BAD_ARGUMENT',
+        `ignoreAgeDays must be a non-negative number, got ${options.ignoreAgeDays}`,
+      );
+    options.signal?.throwIfAborted();
+    for (const file of [options.inventory, options.listing]) await (await openDump(file)).close();
+    if (options.out !== undefined) await checkReportDirectory(options.out);
+
+    const scratch = await fs.promises.mkdtemp(path.join(options.workDir ?? os.tmpdir(), 'custodian-audit-'));
+    let instance: DuckDBInstance | undefined;
+    let connection: DuckDBConnection | undefined;
+    const onAbort = () => connection?.interrupt();
+    options.signal?.addEventListener('abort', onAbort);
+    try {
+      const config: Record<string, string> = {
+        memory_limit: this.engineOptions.memoryLimit ?? '1GB',
+        temp_directory: this.engineOptions.tempDirectory ?? path.join(scratch, 'spill'),
+        preserve_insertion_order: 'false',
+      };
+      if (this.engineOptions.threads !== undefined) config.threads = String(this.engineOptions.threads);
+      instance = await DuckDBInstance.create(path.join(scratch, 'compare.duckdb'), config);
+      connection = await instance.connect();
+      // read_csv is estimated at a few rows, so DuckDB would build hash tables on the dumps; with
+      // this off, the right side of each join is built: the queries put the small side there.
+      await connection.run(`SET disabled_optimizers = 'build_side_probe_side'`);
+      return await this.run(connection, options);
+    } catch (error) {
+      options.signal?.throwIfAborted();
+      throw error;
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+      connection?.closeSync();
+      instance?.closeSync();
+      await fs.promises.rm(scratch, { recursive: true, force: true });
+    }
+  }
+
+  private async run(db: DuckDBConnection, options: CompareOptions): Promise<CompareResult> {
+    const step = async (sql: string) => {
+      options.signal?.throwIfAborted();
+      return db.run(sql);
+    };
+    const rows = async (sql: string) => {
+      options.signal?.throwIfAborted();
+      return (await db.runAndReadAll(sql)).getRowObjectsJS();
+    };
+    const cutoff = options.now - options.ignoreAgeDays * DAY_SECONDS;
+    const inventory = readDump(options.inventory);
+    const listing = readDump(options.listing);
+    const young = (expr: string) => `coalesce(${expr} > ${cutoff}, false)`;
+
+    // Step 1: the keys of every difference, and whether any line broke the rules.
+    const keyed = (dump: string) => `SELECT h, n, size, bad FROM (
+        SELECT hash(path) AS h, strlen(path) AS n, TRY_CAST(size AS UBIGINT) AS size,
+               ${BAD_LINE} AS bad, coalesce(suffix(path, '/'), false) AS dir
+        FROM ${dump})
+      WHERE NOT dir OR bad`;
+    try {
+      await step(`CREATE TABLE keys AS
+        SELECT coalesce(i.h, l.h) AS h, coalesce(i.n, l.n) AS n,
+               coalesce(i.bad, false) AS ibad, coalesce(l.bad, false) AS lbad
+        FROM (${keyed(inventory)}) i FULL OUTER JOIN (${keyed(listing)}) l ON i.h = l.h AND i.n = l.n
+        WHERE i.h IS NULL OR l.h IS NULL OR i.size IS DISTINCT FROM l.size OR i.bad OR l.bad`);
+    } catch (error) {
+      if (options.signal?.aborted || !isCsvError(error)) throw error;
+      await this.explainBadDumps([options.inventory, options.listing], error, options.signal);
+    }
+    const [flags] = await rows(
+      `SELECT coalesce(bool_or(ibad), false) AS ibad, coalesce(bool_or(lbad), false) AS lbad FROM keys`,
+    );
+    if (flags?.ibad === true || flags?.lbad === true)
+      await this.explainBadDumps(
+        [
+          ...(flags.ibad === true ? [options.inventory] : []),
+          ...(flags.lbad === true ? [options.listing] : []),
+        ],
+        undefined,
+        options.signal,
+      );
+
+    // Step 2: the entries behind those keys, compared exactly.
+    await step(`CREATE TABLE diff_keys AS SELECT DISTINCT h, n FROM keys`);
+    const entries = (dump: string) => `SELECT path, max(size) AS size, max(mtime) AS mtime FROM (
+        SELECT path, TRY_CAST(size AS UBIGINT) AS size, TRY_CAST(mtime AS DOUBLE) AS mtime
+        FROM ${dump} f SEMI JOIN diff_keys k ON hash(f.path) = k.h AND strlen(f.path) = k.n
+        WHERE NOT suffix(f.path, '/'))
+      GROUP BY path`;
+    await step(`CREATE TABLE inv_entries AS ${entries(inventory)}`);
+    await step(`CREATE TABLE lst_entries AS ${entries(listing)}`);
+    await step(`CREATE TABLE diff AS
+      SELECT coalesce(i.path, l.path) AS path, i.size AS isize, i.mtime AS imtime, l.size AS lsize,
+             l.mtime AS lmtime, i.path IS NOT NULL AS in_inv, l.path IS NOT NULL AS in_lst
+      FROM inv_entries i FULL OUTER JOIN lst_entries l ON i.path = l.path
+      WHERE i.path IS NULL OR l.path IS NULL OR i.size <> l.size`);
+
+    // Step 3: directories of the listing, rolled up to their ancestors.
+    await step(`CREATE TABLE dirs AS
+      SELECT dir, bool_or(is_dir) AS listed, max(mtime) FILTER (WHERE is_dir) AS dir_mtime,
+             count(*) FILTER (WHERE NOT is_dir) AS files,
+             min(coalesce(mtime, '-infinity'::DOUBLE)) FILTER (WHERE NOT is_dir) AS min_file_mtime
+      FROM (SELECT is_dir, CASE WHEN is_dir THEN path ELSE ${parentOf('path')} END AS dir, mtime
+            FROM (SELECT path, suffix(path, '/') AS is_dir, TRY_CAST(mtime AS DOUBLE) AS mtime FROM ${listing}))
+      GROUP BY dir`);
+    await step(`CREATE TABLE unlisted (dir VARCHAR)`);
+    const unlisted = [...new Set((options.unlisted ?? []).map(normalizeDirectory))];
+    if (unlisted.length > 0)
+      await step(`INSERT INTO unlisted VALUES ${unlisted.map((u) => `(${sqlString(u)})`).join(', ')}`);
+    await step(`CREATE TABLE subtree AS
+      SELECT dir, sum(files) AS files, min(min_file_mtime) AS min_file_mtime, bool_or(blocks) AS blocked
+      FROM (
+        SELECT unnest(${ancestorsOf('dir')}) AS dir, files, min_file_mtime,
+               listed AND (${young('dir_mtime')} OR ${matchesAny('dir', options.ignorePatterns)}) AS blocks
+        FROM dirs
+        UNION ALL
+        SELECT unnest(${ancestorsOf('dir')}), 0, NULL, true FROM unlisted)
+      GROUP BY dir`);
+    await step(`CREATE TABLE hidden AS
+      SELECT dir FROM subtree WHERE files > 0 AND min_file_mtime > ${cutoff}
+      UNION SELECT dir FROM unlisted`);
+
+    await step(`CREATE TABLE result AS
+      SELECT path, kind, isize, lsize FROM (
+        SELECT path, isize, lsize, CASE
+            WHEN in_inv AND NOT in_lst AND NOT ${young('imtime')} THEN 'missing'
+            WHEN in_lst AND NOT in_inv AND NOT ${young('lmtime')}
+                 AND NOT ${matchesAny('path', options.ignorePatterns)} THEN 'orphan'
+            WHEN in_inv AND in_lst AND NOT ${young('imtime')} AND NOT ${young('lmtime')} THEN 'mismatch'
+          END AS kind
+        FROM diff
+        WHERE path NOT IN (
+          SELECT a.path FROM (SELECT path, unnest(${ancestorsOf(parentOf('path'))}) AS dir FROM diff) a
+          JOIN hidden h ON a.dir = h.dir))
+      WHERE kind IS NOT NULL`);
+    await step(`CREATE TABLE empty AS
+      WITH candidates AS (
+        SELECT s.dir FROM subtree s JOIN dirs d ON s.dir = d.dir
+        WHERE d.listed AND s.files = 0 AND NOT s.blocked)
+      SELECT dir, len(string_split(dir, '/')) AS depth FROM candidates
+      WHERE dir NOT IN (
+        SELECT c.dir FROM (SELECT dir, unnest(${ancestorsOf('dir')}) AS anc FROM candidates) c
+        JOIN hidden h ON c.anc = h.dir)`);
+
+    const [counts] = await rows(`SELECT
+        count(*) FILTER (WHERE kind = 'missing') AS missing,
+        count(*) FILTER (WHERE kind = 'orphan') AS orphans,
+        count(*) FILTER (WHERE kind = 'mismatch') AS mismatches,
+        coalesce(sum(isize) FILTER (WHERE kind = 'missing'), 0) AS missing_bytes,
+        coalesce(sum(lsize) FILTER (WHERE kind = 'orphan'), 0) AS orphan_bytes,
+        (SELECT count(*) FROM empty) AS empty
+      FROM result`);
+    const result: CompareResult = {
+      missing: num(counts?.missing),
+      orphans: num(counts?.orphans),
+      sizeMismatches: num(counts?.mismatches),
+      emptyDirs: num(counts?.empty),
+      missingBytes: num(counts?.missing_bytes),
+      orphanBytes: num(counts?.orphan_bytes),
+    };
+    if (options.out !== undefined) result.reports = await this.writeReports(db, options.out, options.signal);
+    return result;
+  }
+
+  private async writeReports(
+    db: DuckDBConnection,
+    prefix: string,
+    signal?: AbortSignal,
+  ): Promise<CompareReports> {
+    const reports: CompareReports = {
+      missing: `${prefix}_missing.txt`,
+      orphan: `${prefix}_orphan.txt`,
+      sizeMismatch: `${prefix}_size_mismatch.txt`,
+      empty: `${prefix}_empty.txt`,
+    };
+    const byKind = (kind: string) => `SELECT path FROM result WHERE kind = '${kind}' ORDER BY path`;
+    const queries: [string, string][] = [
+      [byKind('missing'), reports.missing],
+      [byKind('orphan'), reports.orphan],
+      [byKind('mismatch'), reports.sizeMismatch],
+      [`SELECT dir FROM empty ORDER BY depth DESC, dir`, reports.empty],
+    ];
+    for (const [query, file] of queries) {
+      signal?.throwIfAborted();
+      try {
+        await writeReport(db, query, file);
+      } catch (error) {
+        if (signal?.aborted) throw error;
+        throw new InputError(
+          'AUDIT_REPORT_UNWRITABLE',
+          `cannot write report ${file}: ${(error as Error).message}`,
+          {
+            details: { file },
+            cause: error,
+          },
+        );
+      }
+    }
+    return reports;
+  }
+
+  /** Finds the first bad line with the line-by-line reader (throws); `cause` when it finds none. */
+  private async explainBadDumps(
+    files: readonly string[],
+    cause: unknown,
+    signal?: AbortSignal,
+  ): Promise<never> {
+    for (const file of files) await validateDump(file, { signal });
+    const detail = cause instanceof Error ? cause.message.split('\n')[0] : 'a line breaks the dump rules';
+    throw new InputError(
+      'AUDIT_BAD_DUMP',
+      `dump ${files.join(' or ')} is malformed: ${detail} (each line is PATH<TAB>SIZE[<TAB>MTIME])`,
+      { details: { files }, cause },
+    );
+  }
+}

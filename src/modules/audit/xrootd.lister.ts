@@ -1,0 +1,381 @@
+/**
+ * SiteLister for `root://host[:port]//path` sites, on the real `xrdfs` client. Sessions are
+ * long-lived: `concurrency` interactive `xrdfs root://host:port` processes, each fed one
+ * `ls -l <dir>` at a time on stdin, so a listing of thousands of directories starts a handful of
+ * processes, not one per directory.
+ *
+ * How xrdfs 5.5 behaves without a terminal (found by experiment): it still prints its prompt
+ * `[host:port] / > ` on stdout, then echoes the command line it read, then the answer, then the
+ * next prompt; errors (`[ERROR] Server responded with an error: [3010] …`) go to stderr. So the
+ * process runs under `sh -c 'exec xrdfs URL 2>&1'` (both streams in order on one pipe) and an
+ * answer is what lies between the echoed line and the next prompt. TERM=dumb keeps readline from
+ * wrapping a long echoed line (it scrolls it with carriage returns instead of newlines),
+ * INPUTRC=/dev/null ignores the user's key bindings, HOME points to a scratch directory (xrdfs
+ * writes its command history there) and TZ=UTC makes the printed times UTC whatever the client
+ * version does with the zone. A session that times out, dies or answers out of turn is killed;
+ * the next attempt starts a fresh one. Sessions are replaced after RECYCLE_AFTER commands, as
+ * xrdfs keeps its history in memory.
+ */
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { UnavailableError, coerceError } from '../../core/errors.js';
+import type { ListOptions, SiteLister } from './audit.ports.js';
+import type { ListingResult } from './audit.types.js';
+import { ListingError, walkSite, type DirectoryListing, type ListDirectory } from './site-walker.js';
+import {
+  parseStorageUrl,
+  parseXrdfsListing,
+  parseXrdfsStat,
+  quoteXrdfsArgument,
+  redactStorage,
+  toStoragePath,
+  topLevelSitePath,
+  xrootdEndpoint,
+  type StorageLocation,
+} from './storage-url.parser.js';
+
+type RootLocation = Extract<StorageLocation, { scheme: 'root' }>;
+
+export interface XrootdListerOptions {
+  /** xrdfs program; default `xrdfs`. */
+  xrdfs?: string;
+  /** Commands one session serves before it is replaced; default 10,000. */
+  recycleAfter?: number;
+}
+
+const PROMPT = /^\[[^\]\n]*\] \/ > $/;
+const KILL_GRACE_MS = 2000;
+/** Kept from a dead session's output for the message. */
+const LAST_OUTPUT = 400;
+
+function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason : new DOMException('The operation was aborted', 'AbortError');
+}
+
+function tail(text: string): string {
+  const trimmed = text.replace(/\0/g, '').trim();
+  return trimmed.length > LAST_OUTPUT ? `…${trimmed.slice(-LAST_OUTPUT)}` : trimmed || '(no output)';
+}
+
+/** Whether the chunks, taken together, end with `suffix`. */
+function endsWith(chunks: readonly Buffer[], suffix: Buffer): boolean {
+  let remaining = suffix.length;
+  for (let i = chunks.length - 1; i >= 0 && remaining > 0; i--) {
+    const chunk = chunks[i] as Buffer;
+    const take = Math.min(remaining, chunk.length);
+    if (suffix.compare(chunk, chunk.length - take, chunk.length, remaining - take, remaining) !== 0)
+      return false;
+    remaining -= take;
+  }
+  return remaining === 0;
+}
+
+interface Pending {
+  resolve: (answer: string) => void;
+  reject: (error: Error) => void;
+}
+
+/** One interactive xrdfs process. */
+export class XrdfsSession {
+  private readonly child: ChildProcessByStdio<Writable, Readable, null>;
+  private chunks: Buffer[] = [];
+  /** `\n` and the prompt, as bytes, once known. */
+  private prompt: Buffer | undefined;
+  private promptText = '';
+  private pending: Pending | undefined;
+  private exited: string | undefined;
+  private readonly closed: Promise<void>;
+  private readonly ready: Promise<void>;
+  commands = 0;
+
+  constructor(program: string, endpoint: string, env: NodeJS.ProcessEnv) {
+    // The shell only joins stderr to stdout, in order; the program and URL are arguments, never parsed.
+    this.child = spawn('/bin/sh', ['-c', 'exec "$0" "$1" 2>&1', program, endpoint], {
+      env,
+      stdio: ['pipe', 'pipe', 'ignore'],
+    });
+    this.child.stdin.on('error', () => undefined);
+    this.child.on('error', () => undefined);
+    this.closed = new Promise((resolve) => this.child.once('close', () => resolve()));
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.pending = { resolve: () => resolve(), reject };
+    });
+    this.ready.catch(() => undefined);
+    this.child.stdout.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.child.once('close', (code, signal) => {
+      const output = Buffer.concat(this.chunks).toString('utf8');
+      this.exited = `xrdfs ${code === null ? `was killed by ${signal ?? 'a signal'}` : `exited with ${code}`}: ${tail(output)}`;
+      const pending = this.pending;
+      this.pending = undefined;
+      pending?.reject(new ListingError(this.exited));
+    });
+  }
+
+  get alive(): boolean {
+    return this.exited === undefined;
+  }
+
+  private onData(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    if (this.prompt === undefined) {
+      // The first prompt: everything printed before the first command, with no newline.
+      const text = Buffer.concat(this.chunks).toString('utf8');
+      if (PROMPT.test(text)) {
+        this.promptText = text;
+        this.prompt = Buffer.from(`\n${text}`);
+        this.chunks = [];
+        const pending = this.pending;
+        this.pending = undefined;
+        pending?.resolve('');
+      } else if (text.includes('\n') || text.length > 4096) {
+        this.kill();
+      }
+      return;
+    }
+    if (this.pending === undefined) {
+      // Output out of turn: the session cannot be trusted to delimit answers any more.
+      this.kill();
+      return;
+    }
+    if (!endsWith(this.chunks, this.prompt)) return;
+    // The prompt is last, and xrdfs now waits for input; unless more arrives (a name that only
+    // looked like a prompt), the answer is complete.
+    const count = this.chunks.length;
+    setImmediate(() => {
+      if (this.pending === undefined || this.chunks.length !== count) return;
+      const text = Buffer.concat(this.chunks).toString('utf8');
+      this.chunks = [];
+      const pending = this.pending;
+      this.pending = undefined;
+      const echoEnd = text.indexOf('\n');
+      pending.resolve(text.slice(echoEnd + 1, text.length - this.promptText.length));
+    });
+  }
+
+  /** Resolves once the first prompt arrived; rejects if xrdfs exits first or `signal` aborts. */
+  async start(signal: AbortSignal): Promise<void> {
+    await this.withSignal(this.ready, signal);
+  }
+
+  /** Runs one command line and resolves with its answer (stdout and stderr, the echoed line removed). */
+  run(command: string, signal: AbortSignal): Promise<string> {
+    if (this.exited !== undefined) return Promise.reject(new ListingError(this.exited));
+    if (this.pending !== undefined || this.prompt === undefined) {
+      return Promise.reject(new Error('xrdfs session is busy'));
+    }
+    const answer = new Promise<string>((resolve, reject) => {
+      this.pending = { resolve, reject };
+    });
+    this.commands++;
+    this.child.stdin.write(`${command}\n`);
+    return this.withSignal(answer, signal);
+  }
+
+  private withSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+    if (signal.aborted) {
+      this.kill();
+      return Promise.reject(abortReason(signal));
+    }
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => {
+        this.kill();
+        reject(abortReason(signal));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      promise.then(
+        (value) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(value);
+        },
+        (error: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(coerceError(error));
+        },
+      );
+    });
+  }
+
+  kill(): void {
+    if (this.exited === undefined) this.child.kill('SIGKILL');
+  }
+
+  /** Asks xrdfs to exit; kills it if it has not within the grace period. */
+  async close(): Promise<void> {
+    if (this.exited === undefined) {
+      if (this.pending === undefined && this.prompt !== undefined) this.child.stdin.end('exit\n');
+      else this.child.kill('SIGKILL');
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), KILL_GRACE_MS);
+      await this.closed;
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** Idle sessions for reuse; the walker bounds how many are busy at once. */
+class SessionPool {
+  private readonly idle: XrdfsSession[] = [];
+  private readonly all = new Set<XrdfsSession>();
+
+  constructor(
+    private readonly create: () => XrdfsSession,
+    private readonly recycleAfter: number,
+  ) {}
+
+  async acquire(signal: AbortSignal): Promise<XrdfsSession> {
+    for (;;) {
+      const session = this.idle.pop();
+      if (session === undefined) break;
+      if (session.alive) return session;
+      this.all.delete(session);
+    }
+    const session = this.create();
+    this.all.add(session);
+    try {
+      await session.start(signal);
+    } catch (e) {
+      this.all.delete(session);
+      await session.close();
+      if (signal.aborted) throw e;
+      throw new ListingError(`xrdfs session did not start: ${coerceError(e).message}`);
+    }
+    return session;
+  }
+
+  /** Back to the pool, or ended when it failed, died or served its share. */
+  release(session: XrdfsSession, healthy: boolean): void {
+    if (healthy && session.alive && session.commands < this.recycleAfter) {
+      this.idle.push(session);
+      return;
+    }
+    this.all.delete(session);
+    if (!healthy) session.kill();
+    void session.close();
+  }
+
+  async closeAll(): Promise<void> {
+    const sessions = [...this.all];
+    this.all.clear();
+    this.idle.length = 0;
+    await Promise.all(sessions.map((session) => session.close()));
+  }
+}
+
+export class XrootdLister implements SiteLister {
+  readonly display: string;
+  private readonly location: RootLocation;
+  private readonly program: string;
+  private readonly recycleAfter: number;
+
+  /** Throws InputError AUDIT_BAD_STORAGE for a malformed or non-root:// URL. */
+  constructor(storage: string, options: XrootdListerOptions = {}) {
+    const location = parseStorageUrl(storage);
+    if (location.scheme !== 'root')
+      throw new Error(`XrootdLister needs a root:// URL, not ${location.scheme}://`);
+    this.location = location;
+    this.display = redactStorage(storage);
+    this.program = options.xrdfs ?? 'xrdfs';
+    this.recycleAfter = options.recycleAfter ?? 10_000;
+  }
+
+  async list(options: ListOptions): Promise<ListingResult> {
+    return this.listWith((listDirectory) => listDirectory, options);
+  }
+
+  /** Like list, with the per-directory function wrapped (tests inject failures this way). */
+  async listWith(
+    wrap: (listDirectory: ListDirectory) => ListDirectory,
+    options: ListOptions,
+  ): Promise<ListingResult> {
+    const roots = options.directories.map((directory) => topLevelSitePath(this.location, directory));
+    const home = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'cst-xrdfs-'));
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      TERM: 'dumb',
+      LC_ALL: 'C.UTF-8',
+      TZ: 'UTC',
+      INPUTRC: '/dev/null',
+      HOME: home,
+    };
+    const endpoint = xrootdEndpoint(this.location);
+    const pool = new SessionPool(() => new XrdfsSession(this.program, endpoint, env), this.recycleAfter);
+    try {
+      await this.probe(pool, options);
+      const listDirectory: ListDirectory = (sitePath, signal) => this.listDirectory(pool, sitePath, signal);
+      return await walkSite({ ...options, roots, listDirectory: wrap(listDirectory) });
+    } finally {
+      await pool.closeAll();
+      await fs.promises.rm(home, { recursive: true, force: true });
+    }
+  }
+
+  private unreachable(message: string): UnavailableError {
+    return new UnavailableError('AUDIT_SITE_UNREACHABLE', `Storage ${this.display}: ${message}`, {
+      details: { storage: this.display },
+    });
+  }
+
+  /** The storage root must be a directory the server knows: otherwise the whole site is unreachable. */
+  private async probe(pool: SessionPool, options: ListOptions): Promise<void> {
+    const timeout = AbortSignal.timeout(Math.max(1, options.timeoutSeconds) * 1000);
+    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    let answer: string;
+    try {
+      const session = await pool.acquire(signal);
+      let healthy = false;
+      try {
+        answer = await session.run(`stat ${quoteXrdfsArgument(this.location.path)}`, signal);
+        healthy = true;
+      } finally {
+        pool.release(session, healthy);
+      }
+    } catch (e) {
+      if (options.signal?.aborted) throw e;
+      const reason = timeout.aborted
+        ? `no answer within ${options.timeoutSeconds} s`
+        : coerceError(e).message;
+      throw this.unreachable(
+        `xrdfs cannot reach the server (${reason}); check the URL, and that xrootd-client is installed.`,
+      );
+    }
+    const stat = parseXrdfsStat(answer);
+    if (!stat.ok) {
+      throw this.unreachable(
+        stat.missing
+          ? `${this.location.path} does not exist on the server (${stat.reason}); check the site's storage URL.`
+          : `cannot stat ${this.location.path}: ${stat.reason}.`,
+      );
+    }
+    if (!stat.directory)
+      throw this.unreachable(`${this.location.path} is not a directory; check the site's storage URL.`);
+  }
+
+  private async listDirectory(
+    pool: SessionPool,
+    sitePath: string,
+    signal: AbortSignal,
+  ): Promise<DirectoryListing> {
+    const storagePath = toStoragePath(this.location, sitePath);
+    const session = await pool.acquire(signal);
+    let healthy = false;
+    let answer: string;
+    try {
+      answer = await session.run(`ls -l ${quoteXrdfsArgument(storagePath)}`, signal);
+      healthy = true;
+    } finally {
+      pool.release(session, healthy);
+    }
+    const parsed = parseXrdfsListing(answer, storagePath, 'utc');
+    if (!parsed.ok) throw new ListingError(parsed.reason, { permanent: parsed.permanent });
+    const base = this.location.path.length;
+    return {
+      entries: parsed.entries.map((entry) => ({
+        ...entry,
+        path: `${this.location.namespace}${entry.path.slice(base)}`,
+      })),
+    };
+  }
+}
