@@ -220,7 +220,8 @@ export async function openApp(options: {
       requireAudit,
       queueAudit: async (site) => {
         const service = requireAudit();
-        const name = site === undefined ? await service.pickSite() : service.getSite(site).name;
+        if (site !== undefined) await service.assertReady(site);
+        const name = site ?? (await service.pickSite());
         if (name === undefined)
           throw new NotFoundError(
             'AUDIT_NO_SITE_READY',

@@ -49,4 +49,22 @@ ingest:
 #       destination: ./spectro/data
 #       archive: ./archive
 #       checksumFile: checksum-{exposure}.sha256sum
+
+# Checks storage sites against the catalog: missing files, orphans (dark data), empty directories.
+# audit:
+#   ignoreAgeDays: 5              # files younger than this on either side are never reported
+#   ignorePatterns: [/store/unmerged/, /store/temp/]   # orphans and empty dirs containing these are not reported
+#   maxMissing: 10000             # above either threshold: report, alert, but mark nothing for action
+#   maxOrphans: 10000
+#   reportsDir: ./audit-reports   # listings and report files, per site and run
+#   intervalSeconds: 600          # the scheduler audits one site per pass
+#   killFile: ./stop-audit
+#   sites:
+#     - name: T2_TEST
+#       storage: root://xrootd.example.org:1094//store   # or file:///srv/store, ssh://user@host:port/srv/store
+#       directories: [mc, data]    # top-level directories to check
+#       concurrency: 8
+#       retries: 2
+#       timeoutSeconds: 300        # per directory listing
+#       inventory: ./inventory/T2_TEST.tsv   # a dump file, or "catalog" for the ingest module's records
 `;

@@ -33,6 +33,9 @@ describeEachDialect('every migration set', (ctx) => {
       'transfer_stages',
       'transfer_stage_history',
       'transfer_nights',
+      'audit_sites',
+      'audit_runs',
+      'audit_entries',
     ]) {
       assert.ok(tables.includes(expected), `${expected} in ${tables.join(', ')}`);
     }

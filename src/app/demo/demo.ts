@@ -7,12 +7,15 @@ import { start } from '../runtime.js';
 import type { CliContext } from '../cli-context.js';
 import { OnlineSystemSimulator } from './online-system.simulator.js';
 import { ObservatorySimulator } from './observatory.simulator.js';
+import { StorageSitesSimulator } from './storage-sites.simulator.js';
 
 /**
  * `custodian demo`: a self-contained workspace on SQLite with simulated sources, running the real
  * pipeline. Re-running it with the same --dir continues the same workspace.
  */
-const DEMO_CONFIG = `# Custodian demo workspace (created by "custodian demo"). Paths are relative to this file.
+const demoConfig = (
+  dir: string,
+) => `# Custodian demo workspace (created by "custodian demo"). Paths are relative to this file.
 database: sqlite:./custodian.db
 server: { host: 127.0.0.1, port: 8080, publicRead: true }
 logging: { level: info }
@@ -39,13 +42,30 @@ transfer:
       destination: ./spectro/data
       archive: ./archive
       checksumFile: checksum-{exposure}.sha256sum
+audit:
+  ignoreAgeDays: 5
+  ignorePatterns: [/store/unmerged/]
+  maxMissing: 100
+  maxOrphans: 100
+  reportsDir: ./audit-reports
+  intervalSeconds: 10           # one site per pass
+  killFile: ./stop-audit
+  sites:
+    - name: T2_HEALTHY
+      storage: ${JSON.stringify(`file://${path.join(path.resolve(dir), 'sites', 'T2_HEALTHY', 'store')}`)}
+      directories: [mc, data]
+      inventory: ./sites/T2_HEALTHY.inventory.tsv
+    - name: T2_LOSSY
+      storage: ${JSON.stringify(`file://${path.join(path.resolve(dir), 'sites', 'T2_LOSSY', 'store')}`)}
+      directories: [mc, data]
+      inventory: ./sites/T2_LOSSY.inventory.tsv
 `;
 
 export async function runDemo(options: { dir: string; port: number; context: CliContext }): Promise<void> {
   const { dir, port, context } = options;
   fs.mkdirSync(dir, { recursive: true });
   const configFile = path.join(dir, 'custodian.yaml');
-  if (!fs.existsSync(configFile)) fs.writeFileSync(configFile, DEMO_CONFIG);
+  if (!fs.existsSync(configFile)) fs.writeFileSync(configFile, demoConfig(dir));
   const { config, source } = loadAppConfig({ file: configFile, port });
   const logger = context.logger();
   const app = await openApp({ config, source, logger });
@@ -84,6 +104,11 @@ export async function runDemo(options: { dir: string; port: number; context: Cli
       });
       loops.push((signal) => observatory.start(signal));
     }
+    if (config.audit) {
+      const sites = new StorageSitesSimulator({ root: path.join(dir, 'sites'), tickMs: 60_000, logger });
+      await sites.seed();
+      loops.push((signal) => sites.start(signal));
+    }
     await start(app, {
       extraLoops: loops,
       onListening: (origin) => {
@@ -97,6 +122,8 @@ export async function runDemo(options: { dir: string; port: number; context: Cli
             '  A simulated online system drops histogram files every few seconds; watch the Runs page.',
             '  A simulated observatory writes an exposure every few seconds (some with a bad checksum or',
             "  a late file); watch the Transfer page: yesterday's night is archived, tonight's flows in.",
+            '  Two storage sites (T2_HEALTHY, and T2_LOSSY with lost files and dark data) are audited',
+            '  in turn; see the Audit page.',
             '  Stop with Ctrl-C.',
             '',
           ].join('\n'),

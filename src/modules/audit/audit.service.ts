@@ -155,6 +155,19 @@ export class AuditService {
     }
   }
 
+  /** Throws ConflictError AUDIT_SITE_NOT_READY unless the site can be audited now. */
+  async assertReady(name: string): Promise<void> {
+    this.getSite(name);
+    await this.ensureSites();
+    const row = await this.deps.repository.findSite(name);
+    if (row?.status !== 'ready') {
+      throw new ConflictError(
+        'AUDIT_SITE_NOT_READY',
+        `site ${name} is ${row?.status ?? 'unknown'}; set it ready first (custodian audit set-status ${name} ready)`,
+      );
+    }
+  }
+
   /** `audit run`: picks a site (see pickSite) and audits it; undefined when no site is ready. */
   async runNext(options: { siteRegex?: string; signal?: AbortSignal } = {}): Promise<AuditRun | undefined> {
     const site = await this.pickSite(options.siteRegex);

@@ -61,6 +61,28 @@ test('demo creates a workspace, serves the dashboard and shows runs and exposure
     );
     const archive = path.join(dir, 'ws', 'archive', `desi_spectro_data_${yesterday.night}.tar`);
     assert.ok(fs.existsSync(archive) && fs.existsSync(`${archive}.idx`), 'the nightly archive and its index');
+
+    // Two simulated storage sites, audited in turn: the lossy one shows its losses and dark data.
+    interface Site {
+      name: string;
+      lastRun: { outcome: string; missing: number; orphans: number } | null;
+    }
+    let sites: Site[] = [];
+    const auditDeadline = Date.now() + 60_000;
+    while (Date.now() < auditDeadline) {
+      sites = ((await (await fetch(`${base}/api/v1/audit/sites`)).json()) as { sites: Site[] }).sites;
+      if (sites.length === 2 && sites.every((site) => site.lastRun?.outcome === 'ok')) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const byName = new Map(sites.map((site) => [site.name, site.lastRun]));
+    const healthy = byName.get('T2_HEALTHY');
+    assert.deepEqual(
+      [healthy?.outcome, healthy?.missing, healthy?.orphans],
+      ['ok', 0, 0],
+      'the healthy site is clean',
+    );
+    assert.ok((byName.get('T2_LOSSY')?.missing ?? 0) > 0, 'the lossy site lost files');
+    assert.ok((byName.get('T2_LOSSY')?.orphans ?? 0) > 0, 'the lossy site has dark data');
   } finally {
     demo.child.kill('SIGTERM');
   }
