@@ -3,9 +3,10 @@
  * listing that lacks 1% of it and holds 1% more (env CUSTODIAN_BENCH_AUDIT_ENTRIES sets the
  * size), against the anchor: `cut -f1 | LC_ALL=C sort` of each dump, then `comm -23` (missing)
  * and `comm -13` (orphans). Paths are CMS-like (`/store/mc/<campaign>/<dataset>/<tier>/
- * <conditions>/<block>/<uuid>.root`, ~200 bytes), every mtime is years old and the listing has
- * no directory entries, so both approaches must give the same two sorted lists (`identical`
- * compares their sha256). Custodian runs as the built CLI when `dist/` has the command (process
+ * <conditions>/<block>/<uuid>.root`, ~200 bytes) and every mtime is years old. Like a real
+ * listing, the listing names each block directory (`path/`); the anchor drops those lines with
+ * `grep -v '/$'`, so both approaches must give the same two sorted lists (`identical` compares
+ * their sha256). Custodian runs as the built CLI when `dist/` has the command (process
  * start included; peak memory from GNU time), else in-process (peak memory = this process's).
  * Both read the dumps from the page cache (they were just written). Each side is timed ROUNDS
  * times (env CUSTODIAN_BENCH_AUDIT_ROUNDS, default 1), alternating who goes first; medians.
@@ -79,6 +80,9 @@ function generate(
   try {
     for (let block = 0; counts.inventory < entries; block++) {
       const dir = `/store/mc/${CAMPAIGNS[block % 4]}/${DATASETS[(block >> 2) % 5]}/${TIERS[(block >> 4) % 2]}/PU2017_12Apr2018_Nano02Apr2020_102X_mc2017_realistic_v8-v${1 + (block >> 5)}/${10_000 + (block % 997) * 10}/`;
+      // A listing names directories too (`path/`); the inventory does not.
+      listingText += `${dir}\t0\t1600000000\n`;
+      counts.listing++;
       const files = 200 + (rnd() % 600);
       for (let f = 0; f < files && counts.inventory < entries; f++) {
         const entry = line(dir);
@@ -184,7 +188,7 @@ function runAnchor(dir: string, inventory: string, listing: string): Run {
     'set -e',
     'export LC_ALL=C',
     `cut -f1 ${q(inventory)} | sort > ${q(inv)}`,
-    `cut -f1 ${q(listing)} | sort > ${q(lst)}`,
+    `cut -f1 ${q(listing)} | grep -v '/$' | sort > ${q(lst)}`,
     `comm -23 ${q(inv)} ${q(lst)} > ${q(missing)}`,
     `comm -13 ${q(inv)} ${q(lst)} > ${q(orphan)}`,
   ].join('\n');
@@ -214,6 +218,8 @@ export async function run(): Promise<object> {
     const inventory = path.join(dir, 'inventory.tsv');
     const listing = path.join(dir, 'listing.tsv');
     lines = generate(entries, inventory, listing);
+    // Written back now, so neither side pays for the generator's dirty pages.
+    spawnSync('sync', { stdio: 'ignore' });
     const timeCustodian = async () =>
       custodian.push(
         mode === 'cli' ? runCli(dir, inventory, listing) : await runInProcess(dir, inventory, listing),

@@ -22,6 +22,7 @@ const STREAM = 'bench_stream';
 // which is never this one, so they find nothing to do and cost a directory listing.
 const NIGHT = '20240315';
 const FIRST_EXPOSURE = 120_000;
+const LOGIN_LIMIT_S = 5;
 const KiB = 1024;
 const MiB = 1024 * KiB;
 /**
@@ -212,6 +213,25 @@ function checkAnchor(ran: Ran, target: string, exposures: number, expected: { by
     throw new Error(`anchor rsync left ${onDisk.files} files, ${onDisk.bytes} bytes in ${target}`);
 }
 
+/**
+ * Every rsync session starts the remote user's login shell (`sh -c 'rsync --server …'`), and
+ * Custodian opens one per exposure where the anchor opens one in all, so a slow shell start-up
+ * (a heavy ~/.bashrc) weighs on the ratio: say how long one login takes here. A login slower
+ * than LOGIN_LIMIT_S would make the bench measure the host, not Custodian: stop instead.
+ */
+async function checkLogin(sshArgs: string[], user: string): Promise<void> {
+  const login = await timed('ssh', [...sshArgs, `${user}@127.0.0.1`, 'true']);
+  if (login.code !== 0) throw new Error(`ssh to the bench sshd failed (${login.code}): ${login.stderr}`);
+  process.stderr.write(
+    `transfer bench: one ssh login (handshake + remote login shell) takes ${login.seconds.toFixed(2)} s here\n`,
+  );
+  if (login.seconds > LOGIN_LIMIT_S)
+    throw new Error(
+      `one ssh login to 127.0.0.1 takes ${login.seconds.toFixed(1)} s (over ${LOGIN_LIMIT_S} s): ` +
+        `the login shell of ${user} is slow to start (check its ~/.bashrc, e.g. a stale lock); fix that, then rerun`,
+    );
+}
+
 export async function run(): Promise<object> {
   checkBuilt();
   const exposures = exposureCount();
@@ -236,8 +256,7 @@ export async function run(): Promise<object> {
     ]);
     if (migrate.code !== 0) throw new Error(`custodian db migrate failed: ${migrate.stderr}`);
 
-    const ssh = [
-      'ssh',
+    const sshArgs = [
       '-p',
       String(server.port),
       '-i',
@@ -247,7 +266,9 @@ export async function run(): Promise<object> {
       '-o',
       'BatchMode=yes',
       ...server.sshOptions.flatMap((option) => ['-o', option]),
-    ].join(' ');
+    ];
+    const ssh = ['ssh', ...sshArgs].join(' ');
+    await checkLogin(sshArgs, server.user);
 
     const timeCustodian = async (round: number): Promise<void> => {
       const config = writeConfig(work, `custodian-${round}`, server, source);

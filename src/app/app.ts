@@ -156,7 +156,8 @@ export async function openApp(options: {
 
     /**
      * A scheduler under its lock plus, when `withWorkers`, this process's queue workers, on one
-     * signal: the kill file ends the scheduler, and the workers then finish their job and stop.
+     * signal: the kill file ends the scheduler, and the workers stop too; a job in progress sees
+     * the abort and stops between steps (an exposure resumes from staging, an audit starts over).
      */
     const runWithWorkers = async (daemon: Daemon, signal: AbortSignal, withWorkers: boolean) => {
       const inner = new AbortController();

@@ -149,7 +149,9 @@ async function startOnce(dir: string, root: string, exports: readonly string[]):
   }
   if (pid === undefined || isGone(pid) || !(await portOpen(port))) {
     if (pid !== undefined) await stopPid(pid);
-    throw new Error(`xrootd did not start on port ${port} (exit ${launched.code}): ${launched.output}\n${log()}`);
+    throw new Error(
+      `xrootd did not start on port ${port} (exit ${launched.code}): ${launched.output}\n${log()}`,
+    );
   }
   const serverPid = pid;
   let stopped: Promise<void> | undefined;
@@ -166,7 +168,10 @@ async function startOnce(dir: string, root: string, exports: readonly string[]):
 }
 
 /** Starts xrootd exporting `exports` (default `/store`) of `root` on a free port (retrying when another process takes the port first). */
-export async function startXrootd(root: string, exports: readonly string[] = ['/store']): Promise<TestXrootd> {
+export async function startXrootd(
+  root: string,
+  exports: readonly string[] = ['/store'],
+): Promise<TestXrootd> {
   const dir = tempDir('custodian-xrootd-');
   fs.chmodSync(dir, 0o755);
   // The server's user must be able to reach the exported tree.

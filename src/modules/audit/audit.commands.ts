@@ -130,7 +130,9 @@ export function registerAuditCommands(program: Command, deps: AuditCommandDeps):
     .action(async (options: JsonOption & { site?: string }) => {
       const run = await (await deps.service()).runNext({ siteRegex: options.site });
       out(options).result(run ?? null, (r) => (r ? renderRun(r) : 'no site is ready to audit'));
-      if (run && run.outcome !== 'ok') process.exitCode = ExitCode.problemsFound;
+      // Exit 1 when the audit found differences or did not finish ok (DESIGN §2: problems found).
+      const differences = run ? run.missing + run.orphans + run.sizeMismatches + run.emptyDirs : 0;
+      if (run && (run.outcome !== 'ok' || differences > 0)) process.exitCode = ExitCode.problemsFound;
     });
 
   audit

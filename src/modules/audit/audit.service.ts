@@ -56,6 +56,7 @@ export interface AuditServiceDeps {
 /** Lines stored per kind and run; the report files always hold the whole list. */
 const MAX_STORED_ENTRIES = 200_000;
 const RUNS_IN_REPORT = 100;
+const INTERRUPTED = 'interrupted: the process was stopped; the next audit starts over';
 const ENTRIES_IN_LIST = 100_000;
 
 const REPORT_SUFFIX: Record<EntryKind, string> = {
@@ -197,6 +198,17 @@ export class AuditService {
       try {
         return await this.audit(site, runId, options.signal);
       } catch (thrown) {
+        if (options.signal?.aborted) {
+          // The process is stopping (SIGTERM, the kill file): not a failure, and the site stays in
+          // the rotation; the next audit starts over.
+          await this.deps.repository.finishRun(runId, 'halted', {}, INTERRUPTED, this.clock());
+          await this.deps.repository.updateSite(
+            name,
+            { status: 'ready', haltRequested: false },
+            this.clock(),
+          );
+          return this.getRun(name, runId);
+        }
         const error = coerceError(thrown);
         await this.deps.repository.finishRun(runId, 'failed', {}, error.message, this.clock());
         await this.deps.repository.updateSite(name, { status: 'ready', haltRequested: false }, this.clock());
@@ -247,9 +259,24 @@ export class AuditService {
       unlisted: listing.unlisted,
     };
     if (listing.halted || signal?.aborted) {
-      await repository.finishRun(runId, 'halted', base, 'halted by an operator', this.clock());
-      await repository.updateSite(site.name, { status: 'halted', haltRequested: false }, this.clock());
-      logger.warn({ site: site.name, run: runId }, `audit of ${site.name} halted`);
+      // An operator's halt keeps the site halted; a stopping process leaves it ready.
+      const byOperator = !signal?.aborted;
+      await repository.finishRun(
+        runId,
+        'halted',
+        base,
+        byOperator ? 'halted by an operator' : INTERRUPTED,
+        this.clock(),
+      );
+      await repository.updateSite(
+        site.name,
+        { status: byOperator ? 'halted' : 'ready', haltRequested: false },
+        this.clock(),
+      );
+      logger.warn(
+        { site: site.name, run: runId },
+        `audit of ${site.name} ${byOperator ? 'halted' : 'interrupted'}`,
+      );
       return this.getRun(site.name, runId);
     }
 

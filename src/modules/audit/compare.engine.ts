@@ -64,12 +64,19 @@ function readDump(file: string): string {
     auto_detect = false, strict_mode = true, max_line_size = 1048576)`;
 }
 
-/** The line rules of dump.parser.ts, as SQL over the raw fields (NULL for an empty field). */
+/**
+ * The line rules of dump.parser.ts, as SQL over the raw fields (NULL for an empty field). The
+ * regular expressions are slow next to the rest, so canonical integers (nearly every field) are
+ * accepted on a cast round trip first; the full rule decides the rest.
+ */
+const canonical = (field: string) =>
+  `(TRY_CAST(${field} AS UBIGINT) <= ${MAX_SAFE} AND TRY_CAST(${field} AS UBIGINT)::VARCHAR = ${field})`;
 const BAD_LINE = `NOT coalesce(
   prefix(path, '/') AND NOT contains(path, chr(0)) AND strlen(path) <= ${MAX_PATH_BYTES}
-  AND regexp_full_match(size, '[0-9]{1,16}') AND TRY_CAST(size AS UBIGINT) <= ${MAX_SAFE}
-  AND (mtime IS NULL OR (regexp_full_match(mtime, '[0-9]{1,16}(\\.[0-9]{1,9})?')
-                         AND TRY_CAST(mtime AS DOUBLE) <= ${MAX_SAFE})),
+  AND CASE WHEN ${canonical('size')} THEN true
+      ELSE regexp_full_match(size, '[0-9]{1,16}') AND TRY_CAST(size AS UBIGINT) <= ${MAX_SAFE} END
+  AND CASE WHEN mtime IS NULL OR ${canonical('mtime')} THEN true
+      ELSE regexp_full_match(mtime, '[0-9]{1,16}(\\.[0-9]{1,9})?') AND TRY_CAST(mtime AS DOUBLE) <= ${MAX_SAFE} END,
   false)`;
 
 /** Directory of a file path, with its trailing `/` (`/a/b/c` → `/a/b/`, `/c` → `/`). */
@@ -211,29 +218,41 @@ export class DuckDbCompareEngine implements CompareEngine {
         options.signal,
       );
 
-    // Step 2: the entries behind those keys, compared exactly.
+    // Step 2: the listing once more, per directory, picking up the entries behind those keys.
     await step(`CREATE TABLE diff_keys AS SELECT DISTINCT h, n FROM keys`);
-    const entries = (dump: string) => `SELECT path, max(size) AS size, max(mtime) AS mtime FROM (
+    await step(`CREATE TABLE dirs AS
+      SELECT dir, bool_or(is_dir) AS listed, max(mtime) FILTER (WHERE is_dir) AS dir_mtime,
+             count(*) FILTER (WHERE NOT is_dir) AS files,
+             min(coalesce(mtime, '-infinity'::DOUBLE)) FILTER (WHERE NOT is_dir) AS min_file_mtime,
+             list({'path': path, 'size': size, 'mtime': mtime}) FILTER (WHERE wanted) AS entries
+      FROM (
+        SELECT f.path, f.is_dir, f.size, f.mtime, k.h IS NOT NULL AS wanted,
+               CASE WHEN f.is_dir THEN f.path ELSE ${parentOf('f.path')} END AS dir
+        FROM (SELECT path, suffix(path, '/') AS is_dir, TRY_CAST(size AS UBIGINT) AS size,
+                     TRY_CAST(mtime AS DOUBLE) AS mtime,
+                     CASE WHEN suffix(path, '/') THEN NULL ELSE hash(path) END AS h, strlen(path) AS n
+              FROM ${listing}) f
+        LEFT JOIN diff_keys k ON f.h = k.h AND f.n = k.n)
+      GROUP BY dir`);
+    await step(`CREATE TABLE lst_entries AS
+      SELECT e.path AS path, max(e.size) AS size, max(e.mtime) AS mtime
+      FROM (SELECT unnest(entries) AS e FROM dirs WHERE len(entries) > 0)
+      GROUP BY e.path`);
+
+    // Step 3: the inventory once more for its entries behind those keys; all compared exactly.
+    await step(`CREATE TABLE inv_entries AS
+      SELECT path, max(size) AS size, max(mtime) AS mtime FROM (
         SELECT path, TRY_CAST(size AS UBIGINT) AS size, TRY_CAST(mtime AS DOUBLE) AS mtime
-        FROM ${dump} f SEMI JOIN diff_keys k ON hash(f.path) = k.h AND strlen(f.path) = k.n
+        FROM ${inventory} f SEMI JOIN diff_keys k ON hash(f.path) = k.h AND strlen(f.path) = k.n
         WHERE NOT suffix(f.path, '/'))
-      GROUP BY path`;
-    await step(`CREATE TABLE inv_entries AS ${entries(inventory)}`);
-    await step(`CREATE TABLE lst_entries AS ${entries(listing)}`);
+      GROUP BY path`);
     await step(`CREATE TABLE diff AS
       SELECT coalesce(i.path, l.path) AS path, i.size AS isize, i.mtime AS imtime, l.size AS lsize,
              l.mtime AS lmtime, i.path IS NOT NULL AS in_inv, l.path IS NOT NULL AS in_lst
       FROM inv_entries i FULL OUTER JOIN lst_entries l ON i.path = l.path
       WHERE i.path IS NULL OR l.path IS NULL OR i.size <> l.size`);
 
-    // Step 3: directories of the listing, rolled up to their ancestors.
-    await step(`CREATE TABLE dirs AS
-      SELECT dir, bool_or(is_dir) AS listed, max(mtime) FILTER (WHERE is_dir) AS dir_mtime,
-             count(*) FILTER (WHERE NOT is_dir) AS files,
-             min(coalesce(mtime, '-infinity'::DOUBLE)) FILTER (WHERE NOT is_dir) AS min_file_mtime
-      FROM (SELECT is_dir, CASE WHEN is_dir THEN path ELSE ${parentOf('path')} END AS dir, mtime
-            FROM (SELECT path, suffix(path, '/') AS is_dir, TRY_CAST(mtime AS DOUBLE) AS mtime FROM ${listing}))
-      GROUP BY dir`);
+    // Step 4: the per-directory facts rolled up to every ancestor.
     await step(`CREATE TABLE unlisted (dir VARCHAR)`);
     const unlisted = [...new Set((options.unlisted ?? []).map(normalizeDirectory))];
     if (unlisted.length > 0)

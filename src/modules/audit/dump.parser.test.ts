@@ -70,8 +70,11 @@ describe('parseDumpLine', () => {
     assert.equal(entryOf(parseDumpLine('/ctl\u0001\u007f\t1')).path, '/ctl\u0001\u007f');
   });
 
-  it('takes an empty mtime field as no mtime', () => {
+  it('takes an empty mtime field as no mtime, and ignores tabs at the end of the line', () => {
     assert.deepEqual(entryOf(parseDumpLine('/a\t5\t')), { path: '/a', size: 5, directory: false });
+    assert.deepEqual(entryOf(parseDumpLine('/a\t5\t\t\t')), { path: '/a', size: 5, directory: false });
+    assert.equal(entryOf(parseDumpLine('/a\t5\t9\t\t')).mtime, 9);
+    assert.match(problemOf('/a\t5\t\t9'), /4 tab-separated fields/);
   });
 
   it('names what is wrong', () => {

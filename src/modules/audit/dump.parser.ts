@@ -2,7 +2,8 @@
  * Dump files (inventory and listing): one entry per line, `PATH<TAB>SIZE[<TAB>MTIME]`.
  *
  * The rules, which the compare engine's SQL checks mirror exactly (keep them in step):
- * - 2 or 3 tab-separated fields; an empty third field counts as no mtime.
+ * - 2 or 3 tab-separated fields; an empty third field counts as no mtime, and empty fields
+ *   after the third are ignored (tabs at the end of a line are harmless).
  * - PATH starts with `/`, holds no NUL and is at most MAX_PATH_BYTES bytes of UTF-8; it may hold
  *   spaces, quotes, backslashes and other control characters (they are legal file names, and an
  *   audit must report such a file rather than fail on it). A path ending in `/` is a directory.
@@ -50,6 +51,7 @@ export function parseDumpLine(line: string): DumpLineResult {
         : 'carriage return in the line',
     );
   const fields = line.split('\t');
+  while (fields.length > 3 && fields[fields.length - 1] === '') fields.pop();
   const [path = '', size, mtime] = fields;
   if (fields.length > 3) return problem(`${fields.length} tab-separated fields, at most 3: ${FORMAT_HINT}`);
   if (path === '') return problem(`empty path; ${FORMAT_HINT}`);

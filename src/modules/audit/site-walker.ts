@@ -8,7 +8,7 @@
  * listed, through a write stream whose backpressure holds the workers back; only the queue of
  * directories still to list is kept.
  */
-import { once } from 'node:events';
+import { once, setMaxListeners } from 'node:events';
 import fs from 'node:fs';
 import { InputError, coerceError } from '../../core/errors.js';
 import type { DumpEntry, ListingResult, UnlistedDirectory } from './audit.types.js';
@@ -170,6 +170,8 @@ export async function walkSite(options: WalkOptions): Promise<ListingResult> {
 
   // Aborted by the caller's signal or by a fatal failure: ends attempts, backoff sleeps and waits.
   const walk = new AbortController();
+  // Every attempt in flight listens on it: more than the default 10 is not a leak.
+  setMaxListeners(options.concurrency * 2 + 10, walk.signal);
   const fail = (error: unknown) => {
     failure ??= error;
     stopped = true;

@@ -672,10 +672,17 @@ export class SshLister implements SiteLister {
     const pool = new WorkerPool(master, this.settings.ssh);
     try {
       await master.ensure(options.signal);
-      const probe = await master.remote(
-        `if [ -d ${shQuote(this.location.path)} ]; then exit 0; else exit ${REMOTE_ABSENT}; fi\n`,
-        options.signal,
-      );
+      const timeout = AbortSignal.timeout(options.timeoutSeconds * 1000);
+      let probe: ChildResult;
+      try {
+        probe = await master.remote(
+          `if [ -d ${shQuote(this.location.path)} ]; then exit 0; else exit ${REMOTE_ABSENT}; fi\n`,
+          options.signal ? AbortSignal.any([options.signal, timeout]) : timeout,
+        );
+      } catch (e) {
+        if (options.signal?.aborted) throw e;
+        throw unreachable(this.display, `no answer within ${options.timeoutSeconds} s to a first command.`);
+      }
       if (probe.code === REMOTE_ABSENT) {
         throw unreachable(
           this.display,

@@ -46,7 +46,8 @@ export interface XrootdListerOptions {
   recycleAfter?: number;
 }
 
-const PROMPT = /^\[[^\]\n]*\] \/ > $/;
+/** `[host:port] / > `; the host may be `[::1]:1094`. */
+const PROMPT = /^\[[^\n]*\] \/ > $/;
 const KILL_GRACE_MS = 2000;
 /** Kept from a dead session's output for the message. */
 const LAST_OUTPUT = 400;
@@ -122,16 +123,17 @@ export class XrdfsSession {
   private onData(chunk: Buffer): void {
     this.chunks.push(chunk);
     if (this.prompt === undefined) {
-      // The first prompt: everything printed before the first command, with no newline.
+      // The first prompt: the last line printed before the first command (warnings may precede it).
       const text = Buffer.concat(this.chunks).toString('utf8');
-      if (PROMPT.test(text)) {
-        this.promptText = text;
-        this.prompt = Buffer.from(`\n${text}`);
+      const last = text.slice(text.lastIndexOf('\n') + 1);
+      if (PROMPT.test(last)) {
+        this.promptText = last;
+        this.prompt = Buffer.from(`\n${last}`);
         this.chunks = [];
         const pending = this.pending;
         this.pending = undefined;
         pending?.resolve('');
-      } else if (text.includes('\n') || text.length > 4096) {
+      } else if (text.length > 65536) {
         this.kill();
       }
       return;

@@ -315,7 +315,18 @@ describe('DuckDbCompareEngine', () => {
       fc.tuple(field(paths), field(sizes)).map(([p, s]) => `${p}\t${s}`),
       fc.tuple(field(paths), field(sizes), field(mtimes)).map(([p, s, m]) => `${p}\t${s}\t${m}`),
       fc.tuple(field(paths), field(sizes), field(mtimes), field(['', 'x'])).map((f) => f.join('\t')),
-      field(['', '\t', '/a', '/a\t1\r', '/a\r\t1', '\t\t', '/a\t\t1']),
+      field([
+        '',
+        '\t',
+        '/a',
+        '/a\t1\r',
+        '/a\r\t1',
+        '\t\t',
+        '/a\t\t1',
+        '/a\t1\t1\t',
+        '/a\t1\t\t\t',
+        '/a\t1\t\t\t5',
+      ]),
     );
     const content = fc
       .tuple(
