@@ -27,6 +27,27 @@ export async function generateOpenApi(): Promise<string> {
     const config = configSchema.parse({
       database: `sqlite:${path.join(dir, 'c.db')}`,
       ingest: { dropDir: path.join(dir, 'in'), dataDir: path.join(dir, 'data'), subsystems: ['EMC'] },
+      transfer: {
+        streams: [
+          {
+            name: 's',
+            source: path.join(dir, 'src'),
+            staging: path.join(dir, 'st'),
+            destination: path.join(dir, 'dst'),
+            archive: path.join(dir, 'ar'),
+          },
+        ],
+      },
+      audit: {
+        sites: [
+          {
+            name: 'S',
+            storage: `file://${path.join(dir, 'store')}`,
+            directories: ['mc'],
+            inventory: 'inv.tsv',
+          },
+        ],
+      },
     });
     const app = await openApp({
       config,

@@ -135,6 +135,10 @@ async function startOnce(dir: string): Promise<TestSshd> {
       'MaxStartups 100',
       // Every command multiplexed over one connection is a session of it.
       'MaxSessions 100',
+      // bash runs ~/.bashrc for every command sshd starts unless SHLVL says it is nested; the
+      // tests measure Custodian, not the test machine's dotfiles (root's runs pyenv here, which
+      // costs 0.3 s per command and can deadlock on a stale lock when a session is killed).
+      'SetEnv SHLVL=1',
       '',
     ].join('\n'),
   );

@@ -4,30 +4,35 @@
  * joins, aggregates and sorts to disk beyond `memoryLimit`.
  *
  * Semantics (issue 4). `young` means an mtime later than `now - ignoreAgeDays days`; an entry
- * without mtime is old. A path is compared byte for byte; a path listed twice in one dump counts
- * once (with its largest size and latest mtime). Directory entries of the inventory are not used.
+ * without mtime is old. Paths are compared byte for byte. Directory entries of the inventory are
+ * not used.
  * - missing: a file in the inventory, not in the listing, old in the inventory;
  * - orphan: a file in the listing, not in the inventory, old in the listing, matching no ignore
  *   pattern;
  * - size mismatch: in both with different sizes, old on both sides;
+ * - a path listed more than once in a dump: missing or orphan with its largest size, and young
+ *   when any of its entries is; a size mismatch when any pair of old entries (one per side)
+ *   differs in size;
  * - empty directory: a directory entry of the listing with no listing file below it, where
  *   neither it nor any directory entry below it is young or matches an ignore pattern, and no
  *   unlisted directory lies at or below it (else removing it deepest-first would fail or be
- *   wrong). Sorted deepest first (most `/`), then by path.
+ *   wrong). Sorted deepest first (most `/`), then by path;
  * - still being written: a directory (any ancestor of a listing path, `/` included) with at least
- *   one listing file below it, all of them young. Nothing at or below it is reported.
+ *   one listing file below it, all of them young. Nothing at or below it is reported;
  * - unlisted: nothing at or below an unlisted directory is reported.
  * Reports are sorted byte-wise (as `LC_ALL=C sort`), one path per line.
  *
- * How (scales to 10^8 entries per dump):
- * 1. Both dumps are joined on (hash(path), byte length) only, never on the strings, with the
- *    line checks of dump.parser.ts computed on the way: the join state is 20 bytes per entry.
- *    The keys of the rows that differ (unmatched, or different sizes) are kept: a few percent.
- * 2. The entries with those keys are read again, with their paths, and compared exactly by path,
- *    so a hash collision can at worst hide a missing file and an orphan of equal size and equal
- *    64-bit hash: it never reports a wrong difference.
- * 3. The listing is aggregated per directory (a few entries per thousand files) and the
- *    per-directory facts are rolled up to every ancestor, for the empty and still-written rules.
+ * How (scales to 10^8 entries per dump; each dump is read twice at most):
+ * 1. The inventory streams through a hash join against the listing's (hash(path), byte length,
+ *    size): 24 bytes per listing file, never the paths. The line checks of dump.parser.ts are
+ *    computed on the way. Kept: every inventory entry (with its path) in a pair that differs or
+ *    without partner, and the key of every listing entry without partner; a few percent.
+ * 2. The listing is read again and aggregated per directory (for the empty and still-written
+ *    rules, rolled up to every ancestor), picking up its entries behind the kept keys.
+ * 3. The kept entries are compared by path. That is exact unless two paths share a key; then
+ *    the inventory is read again for all its entries behind the kept keys, and it is exact again.
+ *    So a hash collision (equal 64-bit hash and length) can at worst hide a missing file or an
+ *    orphan of the same size as the entry it collides with; it never reports a wrong difference.
  * A malformed dump is found in step 1; dump.parser.ts then reads it line by line for the
  * message naming the file and line (only on that error path).
  */
@@ -48,6 +53,11 @@ export interface DuckDbCompareEngineOptions {
   threads?: number;
   /** Where DuckDB spills (default: inside the scratch directory in workDir). */
   tempDirectory?: string;
+  /**
+   * Bits of the path hash used as join key, 1-64 (default 64). Only tests lower it, to make
+   * collisions common and check that the answers stay exact.
+   */
+  keyBits?: number;
 }
 
 const DAY_SECONDS = 86_400;
@@ -175,10 +185,23 @@ export class DuckDbCompareEngine implements CompareEngine {
     }
   }
 
+  /** The join key of a path column (the path's byte length goes beside it). */
+  private keyOf(column: string): string {
+    const bits = this.engineOptions.keyBits ?? 64;
+    if (!Number.isInteger(bits) || bits < 1 || bits > 64)
+      throw new RangeError(`keyBits must be 1-64, got ${bits}`);
+    return bits === 64 ? `hash(${column})` : `(hash(${column}) >> ${64 - bits})`;
+  }
+
   private async run(db: DuckDBConnection, options: CompareOptions): Promise<CompareResult> {
     const step = async (sql: string) => {
       options.signal?.throwIfAborted();
-      return db.run(sql);
+      const t0 = Date.now();
+      const c0 = process.cpuUsage();
+      const r = await db.run(sql);
+      const c = process.cpuUsage(c0);
+      if (process.env.TRACE) console.error('STEP wall', (Date.now() - t0) / 1000, 'cpu', (c.user + c.system) / 1e6, sql.slice(0, 40).replace(/\s+/g, ' '));
+      return r;
     };
     const rows = async (sql: string) => {
       options.signal?.throwIfAborted();
@@ -189,17 +212,25 @@ export class DuckDbCompareEngine implements CompareEngine {
     const listing = readDump(options.listing);
     const young = (expr: string) => `coalesce(${expr} > ${cutoff}, false)`;
 
-    // Step 1: the keys of every difference, and whether any line broke the rules.
-    const keyed = (dump: string) => `SELECT h, n, size, bad FROM (
-        SELECT hash(path) AS h, strlen(path) AS n, TRY_CAST(size AS UBIGINT) AS size,
-               ${BAD_LINE} AS bad, coalesce(suffix(path, '/'), false) AS dir
-        FROM ${dump})
-      WHERE NOT dir OR bad`;
+    // Step 1: the inventory (streamed, with its paths) against the listing (hash table of keys).
+    const key = this.keyOf('path');
     try {
       await step(`CREATE TABLE keys AS
-        SELECT coalesce(i.h, l.h) AS h, coalesce(i.n, l.n) AS n,
+        SELECT coalesce(i.h, l.h) AS h, coalesce(i.n, l.n) AS n, i.path AS path, i.size AS size,
+               TRY_CAST(i.mtime AS DOUBLE) AS mtime,
                coalesce(i.bad, false) AS ibad, coalesce(l.bad, false) AS lbad
-        FROM (${keyed(inventory)}) i FULL OUTER JOIN (${keyed(listing)}) l ON i.h = l.h AND i.n = l.n
+        FROM (SELECT * FROM (
+                SELECT path, ${key} AS h, strlen(path) AS n, TRY_CAST(size AS UBIGINT) AS size, mtime,
+                       ${BAD_LINE} AS bad, coalesce(suffix(path, '/'), false) AS dir
+                FROM ${inventory})
+              WHERE NOT dir OR bad) i
+        FULL OUTER JOIN
+             (SELECT h, n, size, bad FROM (
+                SELECT ${key} AS h, strlen(path) AS n, TRY_CAST(size AS UBIGINT) AS size,
+                       ${BAD_LINE} AS bad, coalesce(suffix(path, '/'), false) AS dir
+                FROM ${listing})
+              WHERE NOT dir OR bad) l
+        ON i.h = l.h AND i.n = l.n
         WHERE i.h IS NULL OR l.h IS NULL OR i.size IS DISTINCT FROM l.size OR i.bad OR l.bad`);
     } catch (error) {
       if (options.signal?.aborted || !isCsvError(error)) throw error;
@@ -217,40 +248,56 @@ export class DuckDbCompareEngine implements CompareEngine {
         undefined,
         options.signal,
       );
-
-    // Step 2: the listing once more, per directory, picking up the entries behind those keys.
     await step(`CREATE TABLE diff_keys AS SELECT DISTINCT h, n FROM keys`);
+    await step(
+      `CREATE TABLE inv_rows AS SELECT DISTINCT h, n, path, size, mtime FROM keys WHERE path IS NOT NULL`,
+    );
+
+    // Step 2: the listing once more, per directory, picking up its entries behind those keys.
     await step(`CREATE TABLE dirs AS
       SELECT dir, bool_or(is_dir) AS listed, max(mtime) FILTER (WHERE is_dir) AS dir_mtime,
              count(*) FILTER (WHERE NOT is_dir) AS files,
              min(coalesce(mtime, '-infinity'::DOUBLE)) FILTER (WHERE NOT is_dir) AS min_file_mtime,
-             list({'path': path, 'size': size, 'mtime': mtime}) FILTER (WHERE wanted) AS entries
+             list({'h': h, 'n': n, 'path': path, 'size': size, 'mtime': mtime}) FILTER (WHERE wanted) AS entries
       FROM (
-        SELECT f.path, f.is_dir, f.size, f.mtime, k.h IS NOT NULL AS wanted,
+        SELECT f.*, k.h IS NOT NULL AS wanted,
                CASE WHEN f.is_dir THEN f.path ELSE ${parentOf('f.path')} END AS dir
         FROM (SELECT path, suffix(path, '/') AS is_dir, TRY_CAST(size AS UBIGINT) AS size,
                      TRY_CAST(mtime AS DOUBLE) AS mtime,
-                     CASE WHEN suffix(path, '/') THEN NULL ELSE hash(path) END AS h, strlen(path) AS n
+                     CASE WHEN suffix(path, '/') THEN NULL ELSE ${key} END AS h, strlen(path) AS n
               FROM ${listing}) f
         LEFT JOIN diff_keys k ON f.h = k.h AND f.n = k.n)
       GROUP BY dir`);
-    await step(`CREATE TABLE lst_entries AS
-      SELECT e.path AS path, max(e.size) AS size, max(e.mtime) AS mtime
-      FROM (SELECT unnest(entries) AS e FROM dirs WHERE len(entries) > 0)
-      GROUP BY e.path`);
+    await step(`CREATE TABLE lst_rows AS
+      SELECT e.h AS h, e.n AS n, e.path AS path, e.size AS size, e.mtime AS mtime
+      FROM (SELECT unnest(entries) AS e FROM dirs WHERE len(entries) > 0)`);
 
-    // Step 3: the inventory once more for its entries behind those keys; all compared exactly.
-    await step(`CREATE TABLE inv_entries AS
-      SELECT path, max(size) AS size, max(mtime) AS mtime FROM (
-        SELECT path, TRY_CAST(size AS UBIGINT) AS size, TRY_CAST(mtime AS DOUBLE) AS mtime
-        FROM ${inventory} f SEMI JOIN diff_keys k ON hash(f.path) = k.h AND strlen(f.path) = k.n
-        WHERE NOT suffix(f.path, '/'))
-      GROUP BY path`);
+    // Step 3: exact comparison by path. Step 1 kept every inventory entry in a differing pair and
+    // step 2 every listing entry behind a key, which is exact unless two paths share a key; then
+    // the inventory is read once more for all its entries behind those keys.
+    const [collisions] = await rows(`SELECT count(*) AS keys FROM (
+        SELECT h, n FROM (SELECT h, n, path FROM inv_rows UNION ALL SELECT h, n, path FROM lst_rows)
+        GROUP BY h, n HAVING min(path) <> max(path))`);
+    if (num(collisions?.keys) > 0)
+      await step(`CREATE OR REPLACE TABLE inv_rows AS
+        SELECT DISTINCT h, n, path, size, mtime FROM (
+          SELECT ${this.keyOf('f.path')} AS h, strlen(f.path) AS n, f.path, TRY_CAST(f.size AS UBIGINT) AS size,
+                 TRY_CAST(f.mtime AS DOUBLE) AS mtime
+          FROM ${inventory} f SEMI JOIN diff_keys k ON ${this.keyOf('f.path')} = k.h AND strlen(f.path) = k.n
+          WHERE NOT suffix(f.path, '/'))`);
+    await step(
+      `CREATE TABLE inv_paths AS SELECT path, max(size) AS size, max(mtime) AS mtime FROM inv_rows GROUP BY path`,
+    );
+    await step(
+      `CREATE TABLE lst_paths AS SELECT path, max(size) AS size, max(mtime) AS mtime FROM lst_rows GROUP BY path`,
+    );
     await step(`CREATE TABLE diff AS
-      SELECT coalesce(i.path, l.path) AS path, i.size AS isize, i.mtime AS imtime, l.size AS lsize,
-             l.mtime AS lmtime, i.path IS NOT NULL AS in_inv, l.path IS NOT NULL AS in_lst
-      FROM inv_entries i FULL OUTER JOIN lst_entries l ON i.path = l.path
-      WHERE i.path IS NULL OR l.path IS NULL OR i.size <> l.size`);
+      SELECT i.path, 'missing' AS kind, i.size, i.mtime FROM inv_paths i ANTI JOIN lst_paths l ON i.path = l.path
+      UNION ALL
+      SELECT l.path, 'orphan', l.size, l.mtime FROM lst_paths l ANTI JOIN inv_paths i ON l.path = i.path
+      UNION ALL
+      SELECT DISTINCT i.path, 'mismatch', NULL, NULL FROM inv_rows i JOIN lst_rows l ON i.path = l.path
+      WHERE i.size <> l.size AND NOT ${young('i.mtime')} AND NOT ${young('l.mtime')}`);
 
     // Step 4: the per-directory facts rolled up to every ancestor.
     await step(`CREATE TABLE unlisted (dir VARCHAR)`);
@@ -271,18 +318,12 @@ export class DuckDbCompareEngine implements CompareEngine {
       UNION SELECT dir FROM unlisted`);
 
     await step(`CREATE TABLE result AS
-      SELECT path, kind, isize, lsize FROM (
-        SELECT path, isize, lsize, CASE
-            WHEN in_inv AND NOT in_lst AND NOT ${young('imtime')} THEN 'missing'
-            WHEN in_lst AND NOT in_inv AND NOT ${young('lmtime')}
-                 AND NOT ${matchesAny('path', options.ignorePatterns)} THEN 'orphan'
-            WHEN in_inv AND in_lst AND NOT ${young('imtime')} AND NOT ${young('lmtime')} THEN 'mismatch'
-          END AS kind
-        FROM diff
-        WHERE path NOT IN (
+      SELECT path, kind, size FROM diff
+      WHERE (kind = 'mismatch' OR NOT ${young('mtime')})
+        AND (kind <> 'orphan' OR NOT ${matchesAny('path', options.ignorePatterns)})
+        AND path NOT IN (
           SELECT a.path FROM (SELECT path, unnest(${ancestorsOf(parentOf('path'))}) AS dir FROM diff) a
-          JOIN hidden h ON a.dir = h.dir))
-      WHERE kind IS NOT NULL`);
+          JOIN hidden h ON a.dir = h.dir)`);
     await step(`CREATE TABLE empty AS
       WITH candidates AS (
         SELECT s.dir FROM subtree s JOIN dirs d ON s.dir = d.dir
@@ -296,8 +337,8 @@ export class DuckDbCompareEngine implements CompareEngine {
         count(*) FILTER (WHERE kind = 'missing') AS missing,
         count(*) FILTER (WHERE kind = 'orphan') AS orphans,
         count(*) FILTER (WHERE kind = 'mismatch') AS mismatches,
-        coalesce(sum(isize) FILTER (WHERE kind = 'missing'), 0) AS missing_bytes,
-        coalesce(sum(lsize) FILTER (WHERE kind = 'orphan'), 0) AS orphan_bytes,
+        coalesce(sum(size) FILTER (WHERE kind = 'missing'), 0) AS missing_bytes,
+        coalesce(sum(size) FILTER (WHERE kind = 'orphan'), 0) AS orphan_bytes,
         (SELECT count(*) FROM empty) AS empty
       FROM result`);
     const result: CompareResult = {

@@ -186,7 +186,7 @@ describe('walkSite', () => {
         listed.push(dir);
         return base(dir, signal);
       },
-      { concurrency: 1, shouldStop: async () => ++checks > 2 },
+      { concurrency: 1, shouldStop: () => Promise.resolve(++checks > 2) },
     );
     const result = await walkSite(opts);
     assert.equal(result.halted, true);

@@ -15,6 +15,18 @@
  * version does with the zone. A session that times out, dies or answers out of turn is killed;
  * the next attempt starts a fresh one. Sessions are replaced after RECYCLE_AFTER commands, as
  * xrdfs keeps its history in memory.
+ *
+ * Below the top-level directories, a directory the walk reaches is first listed whole with one
+ * `xrdfs URL ls -R -l <dir>` process (xrdfs 5.5 sends all its requests at once over one
+ * connection: far fewer round trips and far less CPU than one `ls -l` per directory). Its output
+ * (one `ls -l` line per entry, full paths, no grouping) is kept per directory and handed to the
+ * walk as it reaches each one, so streaming, halting, progress and the dump stay the walker's.
+ * `ls -R` only reports a failure as `[!] Some of the requests failed` (no path, exit status 0):
+ * any line that is not an entry, a non-zero exit or running past half the attempt's bound discards
+ * the whole subtree's output, and that subtree is then listed one directory at a time through the
+ * sessions, which name each unlisted directory and its reason, with the walker's retries.
+ * Memory stays bounded: a subtree with more than CHUNK_MAX_ENTRIES entries is abandoned (its
+ * children are tried instead), and no subtree is started while CACHE_MAX_ENTRIES are held.
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import fs from 'node:fs';
@@ -23,10 +35,11 @@ import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { UnavailableError, coerceError } from '../../core/errors.js';
 import type { ListOptions, SiteLister } from './audit.ports.js';
-import type { ListingResult } from './audit.types.js';
+import type { DumpEntry, ListingResult } from './audit.types.js';
 import { ListingError, walkSite, type DirectoryListing, type ListDirectory } from './site-walker.js';
 import {
   parseStorageUrl,
+  parseXrdfsListLine,
   parseXrdfsListing,
   parseXrdfsStat,
   quoteXrdfsArgument,
@@ -51,6 +64,10 @@ const PROMPT = /^\[[^\n]*\] \/ > $/;
 const KILL_GRACE_MS = 2000;
 /** Kept from a dead session's output for the message. */
 const LAST_OUTPUT = 400;
+/** Entries one `ls -R` may print before it is abandoned for its children (xrdfs holds them all too). */
+const CHUNK_MAX_ENTRIES = 100_000;
+/** Entries held for directories the walk has not reached; beyond it, no further `ls -R` starts. */
+const CACHE_MAX_ENTRIES = 400_000;
 
 function abortReason(signal: AbortSignal): Error {
   const reason: unknown = signal.reason;
@@ -266,6 +283,137 @@ class SessionPool {
   }
 }
 
+type SubtreeOutcome =
+  | { kind: 'ok'; listings: Map<string, DumpEntry[]>; entries: number }
+  | { kind: 'failed'; reason: string }
+  | { kind: 'too-large' };
+
+/**
+ * Runs `xrdfs URL ls -R -l <directory>` as its own process and groups what it printed by parent
+ * directory (storage paths). Anything short of a clean, complete listing is `failed`.
+ */
+function listSubtree(
+  program: string,
+  endpoint: string,
+  env: NodeJS.ProcessEnv,
+  directory: string,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<SubtreeOutcome> {
+  if (signal.aborted) return Promise.reject(abortReason(signal));
+  return new Promise<SubtreeOutcome>((resolve, reject) => {
+    // As for sessions, the shell only joins stderr (where `[!]` and `[ERROR]` go) to stdout.
+    const child = spawn(
+      '/bin/sh',
+      ['-c', 'exec "$0" "$@" 2>&1', program, endpoint, 'ls', '-R', '-l', directory],
+      {
+        env,
+        stdio: ['ignore', 'pipe', 'ignore'],
+      },
+    );
+    const prefix = `${directory}/`;
+    const listings = new Map<string, DumpEntry[]>([[directory, []]]);
+    const directories = new Set<string>([directory]);
+    let entries = 0;
+    let partial = '';
+    let outcome: SubtreeOutcome | undefined;
+    const settle = (value: SubtreeOutcome) => {
+      outcome ??= value;
+      child.kill('SIGKILL');
+    };
+    const onLine = (raw: string) => {
+      const line = raw.replace(/\r$/, '').replace(/\0/g, '');
+      if (line === '' || outcome !== undefined) return;
+      if (++entries > CHUNK_MAX_ENTRIES) return settle({ kind: 'too-large' });
+      // stderr's `[!]` may land inside a line of stdout when xrdfs flushes a full buffer.
+      if (/\[(ERROR|FATAL|!)\]/.test(line)) return settle({ kind: 'failed', reason: line });
+      const parsed = parseXrdfsListLine(line, 'utc');
+      if (!parsed.ok) return settle({ kind: 'failed', reason: line.startsWith('[') ? line : parsed.problem });
+      const slash = parsed.path.lastIndexOf('/');
+      const parent = parsed.path.slice(0, slash);
+      if (!parsed.path.startsWith(prefix) || slash === parsed.path.length - 1)
+        return settle({
+          kind: 'failed',
+          reason: `xrdfs listed ${JSON.stringify(parsed.path)} outside ${directory}`,
+        });
+      let siblings = listings.get(parent);
+      if (siblings === undefined) listings.set(parent, (siblings = []));
+      siblings.push({
+        path: parsed.path,
+        size: parsed.directory ? 0 : parsed.size,
+        mtime: parsed.mtime,
+        directory: parsed.directory,
+      });
+      if (parsed.directory) {
+        directories.add(parsed.path);
+        if (!listings.has(parsed.path)) listings.set(parsed.path, []);
+      }
+    };
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (text: string) => {
+      const lines = (partial + text).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) onLine(line);
+    });
+    child.on('error', (error) => settle({ kind: 'failed', reason: error.message }));
+    const timer = setTimeout(
+      () => settle({ kind: 'failed', reason: `no answer within ${Math.round(timeoutMs / 1000)} s` }),
+      timeoutMs,
+    );
+    const onAbort = () => settle({ kind: 'failed', reason: 'aborted' });
+    signal.addEventListener('abort', onAbort, { once: true });
+    child.once('close', (code, killedBy) => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      if (signal.aborted) return reject(abortReason(signal));
+      onLine(partial);
+      if (outcome === undefined && code !== 0)
+        settle({ kind: 'failed', reason: `xrdfs ls -R exited with ${code ?? killedBy}` });
+      // A line whose parent was never listed as a directory means the output is not what it seems.
+      for (const parent of listings.keys()) {
+        if (!directories.has(parent))
+          settle({ kind: 'failed', reason: `xrdfs listed entries of ${parent} alone` });
+      }
+      resolve(outcome ?? { kind: 'ok', listings, entries });
+    });
+  });
+}
+
+/** Listings from `ls -R` the walk has not reached yet, and the subtrees `ls -R` failed on. */
+class SubtreeCache {
+  private readonly listings = new Map<string, DumpEntry[]>();
+  private readonly failed = new Set<string>();
+  size = 0;
+
+  add(listings: Map<string, DumpEntry[]>, entries: number): void {
+    // A retried directory whose subtree was already held replaces its listings, not adds to them.
+    for (const directory of listings.keys()) this.size -= this.listings.get(directory)?.length ?? 0;
+    for (const [directory, children] of listings) this.listings.set(directory, children);
+    this.size += entries;
+  }
+
+  take(directory: string): DumpEntry[] | undefined {
+    const children = this.listings.get(directory);
+    if (children !== undefined) {
+      this.listings.delete(directory);
+      this.size -= children.length;
+    }
+    return children;
+  }
+
+  markFailed(directory: string): void {
+    this.failed.add(directory);
+  }
+
+  /** Whether `directory` or one above it is a subtree `ls -R` failed on. */
+  insideFailed(directory: string): boolean {
+    for (let at = directory; at !== ''; at = at.slice(0, at.lastIndexOf('/'))) {
+      if (this.failed.has(at)) return true;
+    }
+    return false;
+  }
+}
+
 export class XrootdLister implements SiteLister {
   readonly display: string;
   private readonly location: RootLocation;
@@ -304,9 +452,33 @@ export class XrootdLister implements SiteLister {
     };
     const endpoint = xrootdEndpoint(this.location);
     const pool = new SessionPool(() => new XrdfsSession(this.program, endpoint, env), this.recycleAfter);
+    const cache = new SubtreeCache();
+    const topLevel = new Set(roots.map((root) => root.replace(/\/+$/, '')));
+    // Half the attempt's bound: a subtree that fails late still leaves time for its own `ls -l`.
+    const subtreeTimeoutMs = (options.timeoutSeconds * 1000) / 2;
     try {
       await this.probe(pool, options);
-      const listDirectory: ListDirectory = (sitePath, signal) => this.listDirectory(pool, sitePath, signal);
+      const listDirectory: ListDirectory = async (sitePath, signal) => {
+        const storagePath = toStoragePath(this.location, sitePath);
+        const cached = cache.take(storagePath);
+        if (cached !== undefined) return { entries: cached.map((entry) => this.toSite(entry)) };
+        if (!topLevel.has(sitePath) && cache.size < CACHE_MAX_ENTRIES && !cache.insideFailed(storagePath)) {
+          let outcome: SubtreeOutcome;
+          try {
+            outcome = await listSubtree(this.program, endpoint, env, storagePath, subtreeTimeoutMs, signal);
+          } catch (e) {
+            // The attempt timed out or the walk ends: a retry goes directory by directory.
+            cache.markFailed(storagePath);
+            throw e;
+          }
+          if (outcome.kind === 'ok') {
+            cache.add(outcome.listings, outcome.entries);
+            return { entries: (cache.take(storagePath) ?? []).map((entry) => this.toSite(entry)) };
+          }
+          if (outcome.kind === 'failed') cache.markFailed(storagePath);
+        }
+        return this.listDirectory(pool, sitePath, signal);
+      };
       return await walkSite({ ...options, roots, listDirectory: wrap(listDirectory) });
     } finally {
       await pool.closeAll();
@@ -372,12 +544,11 @@ export class XrootdLister implements SiteLister {
     }
     const parsed = parseXrdfsListing(answer, storagePath, 'utc');
     if (!parsed.ok) throw new ListingError(parsed.reason, { permanent: parsed.permanent });
-    const base = this.location.path.length;
-    return {
-      entries: parsed.entries.map((entry) => ({
-        ...entry,
-        path: `${this.location.namespace}${entry.path.slice(base)}`,
-      })),
-    };
+    return { entries: parsed.entries.map((entry) => this.toSite(entry)) };
+  }
+
+  /** The entry with its site path instead of its storage path. */
+  private toSite(entry: DumpEntry): DumpEntry {
+    return { ...entry, path: `${this.location.namespace}${entry.path.slice(this.location.path.length)}` };
   }
 }

@@ -573,6 +573,24 @@ class SshSession extends RsyncSession {
     ]);
   }
 
+  /**
+   * Whether the master still runs, without spawning `ssh -O check` for every command: its
+   * process is neither gone nor a zombie (masters are daemonized, and a
+   * container's init may never reap them). Linux /proc; elsewhere undefined (ask ssh).
+   */
+  private masterProcessAlive(): boolean | undefined {
+    if (this.pid === undefined || this.dir === undefined) return false;
+    try {
+      const stat = fs.readFileSync(`/proc/${this.pid}/stat`, 'utf8');
+      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      return state !== 'Z' && state !== 'X';
+    } catch (e) {
+      return (coerceError(e) as NodeJS.ErrnoException).code === 'ENOENT' && fs.existsSync('/proc/self')
+        ? false
+        : undefined;
+    }
+  }
+
   private async masterAlive(): Promise<boolean> {
     if (this.dir === undefined) return false;
     return (await this.control(this.dir, 'check')).code === 0;
@@ -658,7 +676,9 @@ class SshSession extends RsyncSession {
   private ensureMaster(signal: AbortSignal | undefined): Promise<void> {
     return this.locked(async () => {
       if (this.dir !== undefined) {
-        if (await this.masterAlive()) return;
+        // A signal-0 probe of the master's pid instead of `ssh -O check` (a process spawn per
+        // command); a master that is alive but broken is caught by overMaster's retry.
+        if (this.masterProcessAlive() ?? (await this.masterAlive())) return;
         // Idle past ControlPersist, or dropped by the server (a restart): either way, connect again.
         this.logger.info({ source: this.display }, 'ssh master connection is gone; reconnecting');
         await this.dropMaster();
@@ -693,6 +713,8 @@ class SshSession extends RsyncSession {
       { source: this.display, code: result.code },
       'command failed with the ssh master gone; retrying once',
     );
+    // Known dead (its socket does not answer), even if its pid lingers as a zombie.
+    await this.locked(() => this.dropMaster());
     return current();
   }
 

@@ -427,6 +427,10 @@ export class TransferService {
       : undefined;
     if (this.deps.locks && !lock) return;
     try {
+      // Checked again under the lock: the worker that published it may have recorded it since
+      // this pass read the records.
+      const recorded = await this.deps.repository.publishRecorded(stream.name, [ref.night]);
+      if (recorded.has(`${ref.night}/${ref.exposure}`)) return;
       this.logger.warn(
         { stream: stream.name, ...ref },
         `exposure ${exposureKey(stream.name, ref)} is published but its publish was not recorded (an interrupted attempt): verifying it again`,

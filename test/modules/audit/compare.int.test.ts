@@ -168,7 +168,7 @@ describe('DuckDbCompareEngine', () => {
     assert.deepEqual([noMtime.missing, noMtime.orphans], [1, 1]);
   });
 
-  it('counts a path listed twice once, with its largest size', async () => {
+  it('counts a path listed twice once, and any differing pair of old entries as a size mismatch', async () => {
     const result = await compare({
       inventory: write(
         dump([
@@ -176,57 +176,78 @@ describe('DuckDbCompareEngine', () => {
           ['/d/x', 5, OLD],
           ['/d/m', 7, OLD],
           ['/d/m', 9, OLD],
+          ['/d/two sizes', 5, OLD],
+          ['/d/two sizes', 7, OLD],
+          ['/d/young twin', 5, YOUNG],
+          ['/d/young twin', 7, OLD],
         ]),
       ),
       listing: write(
         dump([
           ['/d/x', 5, OLD],
           ['/d/o', 3, OLD],
-          ['/d/o', 3, OLD],
+          ['/d/o', 4, OLD],
+          ['/d/y', 3, OLD],
+          ['/d/y', 4, YOUNG],
+          ['/d/two sizes', 7, OLD],
+          ['/d/young twin', 7, OLD],
         ]),
       ),
     });
     assert.deepEqual(result, {
       missing: 1,
       orphans: 1,
-      sizeMismatches: 0,
+      sizeMismatches: 1,
       emptyDirs: 0,
       missingBytes: 9,
-      orphanBytes: 3,
+      orphanBytes: 4,
     });
   });
 
-  it('agrees with an in-memory reference on a random site of ~20,000 entries', async () => {
-    const site = randomSite(20_000, 42);
-    const inventory = write(site.inventory.map((e) => `${formatDumpLine(e)}\n`).join(''));
-    const listing = write(site.listing.map((e) => `${formatDumpLine(e)}\n`).join(''));
-    const out = path.join(dir, 'random');
-    const options = { ignorePatterns: site.ignorePatterns, unlisted: site.unlisted };
-    const result = await compare({ inventory, listing, out, ...options });
-    const expected = reference(site.inventory, site.listing, {
-      now: NOW,
-      ignoreAgeDays: AGE_DAYS,
-      ...options,
+  for (const [title, keyBits, size] of [
+    ['on a random site of ~20,000 entries', 64, 20_000],
+    ['when most paths share a hash key (2 bits)', 2, 3_000],
+    ['when some paths share a hash key (12 bits)', 12, 3_000],
+  ] as const)
+    it(`agrees with an in-memory reference ${title}`, async () => {
+      const site = randomSite(size, 42 + keyBits);
+      const inventory = write(site.inventory.map((e) => `${formatDumpLine(e)}\n`).join(''));
+      const listing = write(site.listing.map((e) => `${formatDumpLine(e)}\n`).join(''));
+      const out = path.join(dir, `random-${keyBits}`);
+      const options = { ignorePatterns: site.ignorePatterns, unlisted: site.unlisted };
+      const result = await new DuckDbCompareEngine({ keyBits }).compare({
+        now: NOW,
+        ignoreAgeDays: AGE_DAYS,
+        workDir: dir,
+        inventory,
+        listing,
+        out,
+        ...options,
+      });
+      const expected = reference(site.inventory, site.listing, {
+        now: NOW,
+        ignoreAgeDays: AGE_DAYS,
+        ...options,
+      });
+      assert.ok(expected.missing.length > 20 && expected.orphan.length > 20, 'the site has differences');
+      assert.ok(expected.mismatch.length > 5 && expected.empty.length > 5, 'and mismatches and empty dirs');
+      assert.deepEqual(readLines(`${out}_missing.txt`), expected.missing);
+      assert.deepEqual(readLines(`${out}_orphan.txt`), expected.orphan);
+      assert.deepEqual(readLines(`${out}_size_mismatch.txt`), expected.mismatch);
+      assert.deepEqual(readLines(`${out}_empty.txt`), expected.empty);
+      assert.deepEqual(
+        { ...result, reports: undefined },
+        {
+          missing: expected.missing.length,
+          orphans: expected.orphan.length,
+          sizeMismatches: expected.mismatch.length,
+          emptyDirs: expected.empty.length,
+          missingBytes: expected.missingBytes,
+          orphanBytes: expected.orphanBytes,
+          reports: undefined,
+        },
+      );
     });
-    assert.ok(expected.missing.length > 50 && expected.orphan.length > 50, 'the random site has differences');
-    assert.ok(expected.mismatch.length > 10 && expected.empty.length > 5, 'and mismatches and empty dirs');
-    assert.deepEqual(readLines(`${out}_missing.txt`), expected.missing);
-    assert.deepEqual(readLines(`${out}_orphan.txt`), expected.orphan);
-    assert.deepEqual(readLines(`${out}_size_mismatch.txt`), expected.mismatch);
-    assert.deepEqual(readLines(`${out}_empty.txt`), expected.empty);
-    assert.deepEqual(
-      { ...result, reports: undefined },
-      {
-        missing: expected.missing.length,
-        orphans: expected.orphan.length,
-        sizeMismatches: expected.mismatch.length,
-        emptyDirs: expected.empty.length,
-        missingBytes: expected.missingBytes,
-        orphanBytes: expected.orphanBytes,
-        reports: undefined,
-      },
-    );
-  });
 
   it('refuses malformed dumps, naming the file and line', async () => {
     const good = write(dump([['/s/a', 1, OLD]]));
@@ -453,13 +474,21 @@ function reference(
     missingBytes: 0,
     orphanBytes: 0,
   };
-  for (const [p, i] of inv) {
-    const l = files.get(p);
-    if (hiddenDir(parentOf(p))) continue;
-    if (!l && !young(i.mtime)) {
+  for (const [p, i] of inv)
+    if (!files.has(p) && !young(i.mtime) && !hiddenDir(parentOf(p))) {
       r.missing.push(p);
       r.missingBytes += i.size;
-    } else if (l && l.size !== i.size && !young(i.mtime) && !young(l.mtime)) r.mismatch.push(p);
+    }
+  const oldSizes = (entries: readonly DumpEntry[]) => {
+    const map = new Map<string, number[]>();
+    for (const e of entries)
+      if (!e.directory && !young(e.mtime)) map.set(e.path, [...(map.get(e.path) ?? []), e.size]);
+    return map;
+  };
+  const inventorySizes = oldSizes(inventory);
+  for (const [p, listed] of oldSizes(listing)) {
+    const held = inventorySizes.get(p);
+    if (held && !hiddenDir(parentOf(p)) && held.some((a) => listed.some((b) => a !== b))) r.mismatch.push(p);
   }
   for (const [p, l] of files)
     if (!inv.has(p) && !young(l.mtime) && !ignored(p) && !hiddenDir(parentOf(p))) {
