@@ -196,12 +196,7 @@ export class DuckDbCompareEngine implements CompareEngine {
   private async run(db: DuckDBConnection, options: CompareOptions): Promise<CompareResult> {
     const step = async (sql: string) => {
       options.signal?.throwIfAborted();
-      const t0 = Date.now();
-      const c0 = process.cpuUsage();
-      const r = await db.run(sql);
-      const c = process.cpuUsage(c0);
-      if (process.env.TRACE) console.error('STEP wall', (Date.now() - t0) / 1000, 'cpu', (c.user + c.system) / 1e6, sql.slice(0, 40).replace(/\s+/g, ' '));
-      return r;
+      return db.run(sql);
     };
     const rows = async (sql: string) => {
       options.signal?.throwIfAborted();
@@ -215,23 +210,22 @@ export class DuckDbCompareEngine implements CompareEngine {
     // Step 1: the inventory (streamed, with its paths) against the listing (hash table of keys).
     const key = this.keyOf('path');
     try {
+      // Directory entries get no key (NULL never joins) rather than a filter, so that the line
+      // check is computed once per line.
+      const side = (dump: string, columns: string) => `
+        SELECT ${columns} CASE WHEN suffix(path, '/') THEN NULL ELSE ${key} END AS h, strlen(path) AS n,
+               TRY_CAST(size AS UBIGINT) AS size, ${BAD_LINE} AS bad
+        FROM ${dump}`;
       await step(`CREATE TABLE keys AS
         SELECT coalesce(i.h, l.h) AS h, coalesce(i.n, l.n) AS n, i.path AS path, i.size AS size,
                TRY_CAST(i.mtime AS DOUBLE) AS mtime,
                coalesce(i.bad, false) AS ibad, coalesce(l.bad, false) AS lbad
-        FROM (SELECT * FROM (
-                SELECT path, ${key} AS h, strlen(path) AS n, TRY_CAST(size AS UBIGINT) AS size, mtime,
-                       ${BAD_LINE} AS bad, coalesce(suffix(path, '/'), false) AS dir
-                FROM ${inventory})
-              WHERE NOT dir OR bad) i
-        FULL OUTER JOIN
-             (SELECT h, n, size, bad FROM (
-                SELECT ${key} AS h, strlen(path) AS n, TRY_CAST(size AS UBIGINT) AS size,
-                       ${BAD_LINE} AS bad, coalesce(suffix(path, '/'), false) AS dir
-                FROM ${listing})
-              WHERE NOT dir OR bad) l
-        ON i.h = l.h AND i.n = l.n
-        WHERE i.h IS NULL OR l.h IS NULL OR i.size IS DISTINCT FROM l.size OR i.bad OR l.bad`);
+        FROM (${side(inventory, 'path, mtime,')}) i FULL OUTER JOIN (${side(listing, '')}) l
+          ON i.h = l.h AND i.n = l.n
+        WHERE i.bad OR l.bad
+           OR (i.h IS NOT NULL AND l.h IS NULL AND l.bad IS NULL)
+           OR (l.h IS NOT NULL AND i.h IS NULL AND i.bad IS NULL)
+           OR i.size <> l.size`);
     } catch (error) {
       if (options.signal?.aborted || !isCsvError(error)) throw error;
       await this.explainBadDumps([options.inventory, options.listing], error, options.signal);

@@ -253,9 +253,10 @@ export type XrdfsLine =
 
 // 5.x: `-rw-r--r-- owner group size date time path` (size right-aligned to the widest).
 const LONG_LINE =
-  /^([-d])[-rwxsStTl]{9} +\S+ +\S+ +(\d+) (\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) (\/.*)$/;
+  /^([-d])[-rwxsStTl]{9} +\S+ +\S+ +(\d+) (\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) (\/.*)$/s;
 // 4.x: `dr-x date time size path` (size in 12 columns).
-const SHORT_LINE = /^([-d])[-r][-w][-x] (\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) +(\d+) (\/.*)$/;
+// `s`: a name may hold U+2028/U+2029, which `.` alone does not match (lines are split on \n already).
+const SHORT_LINE = /^([-d])[-r][-w][-x] (\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) +(\d+) (\/.*)$/s;
 const NO_STAT = /^---- 0000-00-00 00:00:00 +\? /;
 
 function toUnixSeconds(fields: number[], timeZone: TimeZone): number | undefined {
