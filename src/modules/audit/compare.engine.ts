@@ -196,7 +196,16 @@ export class DuckDbCompareEngine implements CompareEngine {
   private async run(db: DuckDBConnection, options: CompareOptions): Promise<CompareResult> {
     const step = async (sql: string) => {
       options.signal?.throwIfAborted();
-      return db.run(sql);
+      const t0 = Date.now();
+      const c0 = process.cpuUsage();
+      if (process.env.ANALYZE && sql.includes(process.env.ANALYZE)) {
+        const a = await db.runAndReadAll(`EXPLAIN ANALYZE ${sql.replace(/CREATE TEMP TABLE \w+ AS/, '')}`);
+        console.error(String(a.getRowsJS()[0]?.[1]));
+      }
+      const r = await db.run(sql);
+      const c = process.cpuUsage(c0);
+      if (process.env.TRACE) console.error('STEP wall', (Date.now() - t0) / 1000, 'cpu', (c.user + c.system) / 1e6, sql.slice(0, 40).replace(/\s+/g, ' '));
+      return r;
     };
     const rows = async (sql: string) => {
       options.signal?.throwIfAborted();
@@ -216,7 +225,7 @@ export class DuckDbCompareEngine implements CompareEngine {
         SELECT ${columns} CASE WHEN suffix(path, '/') THEN NULL ELSE ${key} END AS h, strlen(path) AS n,
                TRY_CAST(size AS UBIGINT) AS size, ${BAD_LINE} AS bad
         FROM ${dump}`;
-      await step(`CREATE TABLE keys AS
+      await step(`CREATE TEMP TABLE keys AS
         SELECT coalesce(i.h, l.h) AS h, coalesce(i.n, l.n) AS n, i.path AS path, i.size AS size,
                TRY_CAST(i.mtime AS DOUBLE) AS mtime,
                coalesce(i.bad, false) AS ibad, coalesce(l.bad, false) AS lbad
@@ -242,13 +251,13 @@ export class DuckDbCompareEngine implements CompareEngine {
         undefined,
         options.signal,
       );
-    await step(`CREATE TABLE diff_keys AS SELECT DISTINCT h, n FROM keys`);
+    await step(`CREATE TEMP TABLE diff_keys AS SELECT DISTINCT h, n FROM keys`);
     await step(
-      `CREATE TABLE inv_rows AS SELECT DISTINCT h, n, path, size, mtime FROM keys WHERE path IS NOT NULL`,
+      `CREATE TEMP TABLE inv_rows AS SELECT DISTINCT h, n, path, size, mtime FROM keys WHERE path IS NOT NULL`,
     );
 
     // Step 2: the listing once more, per directory, picking up its entries behind those keys.
-    await step(`CREATE TABLE dirs AS
+    await step(`CREATE TEMP TABLE dirs AS
       SELECT dir, bool_or(is_dir) AS listed, max(mtime) FILTER (WHERE is_dir) AS dir_mtime,
              count(*) FILTER (WHERE NOT is_dir) AS files,
              min(coalesce(mtime, '-infinity'::DOUBLE)) FILTER (WHERE NOT is_dir) AS min_file_mtime,
@@ -262,7 +271,7 @@ export class DuckDbCompareEngine implements CompareEngine {
               FROM ${listing}) f
         LEFT JOIN diff_keys k ON f.h = k.h AND f.n = k.n)
       GROUP BY dir`);
-    await step(`CREATE TABLE lst_rows AS
+    await step(`CREATE TEMP TABLE lst_rows AS
       SELECT e.h AS h, e.n AS n, e.path AS path, e.size AS size, e.mtime AS mtime
       FROM (SELECT unnest(entries) AS e FROM dirs WHERE len(entries) > 0)`);
 
@@ -273,19 +282,19 @@ export class DuckDbCompareEngine implements CompareEngine {
         SELECT h, n FROM (SELECT h, n, path FROM inv_rows UNION ALL SELECT h, n, path FROM lst_rows)
         GROUP BY h, n HAVING min(path) <> max(path))`);
     if (num(collisions?.keys) > 0)
-      await step(`CREATE OR REPLACE TABLE inv_rows AS
+      await step(`CREATE OR REPLACE TEMP TABLE inv_rows AS
         SELECT DISTINCT h, n, path, size, mtime FROM (
           SELECT ${this.keyOf('f.path')} AS h, strlen(f.path) AS n, f.path, TRY_CAST(f.size AS UBIGINT) AS size,
                  TRY_CAST(f.mtime AS DOUBLE) AS mtime
           FROM ${inventory} f SEMI JOIN diff_keys k ON ${this.keyOf('f.path')} = k.h AND strlen(f.path) = k.n
           WHERE NOT suffix(f.path, '/'))`);
     await step(
-      `CREATE TABLE inv_paths AS SELECT path, max(size) AS size, max(mtime) AS mtime FROM inv_rows GROUP BY path`,
+      `CREATE TEMP TABLE inv_paths AS SELECT path, max(size) AS size, max(mtime) AS mtime FROM inv_rows GROUP BY path`,
     );
     await step(
-      `CREATE TABLE lst_paths AS SELECT path, max(size) AS size, max(mtime) AS mtime FROM lst_rows GROUP BY path`,
+      `CREATE TEMP TABLE lst_paths AS SELECT path, max(size) AS size, max(mtime) AS mtime FROM lst_rows GROUP BY path`,
     );
-    await step(`CREATE TABLE diff AS
+    await step(`CREATE TEMP TABLE diff AS
       SELECT i.path, 'missing' AS kind, i.size, i.mtime FROM inv_paths i ANTI JOIN lst_paths l ON i.path = l.path
       UNION ALL
       SELECT l.path, 'orphan', l.size, l.mtime FROM lst_paths l ANTI JOIN inv_paths i ON l.path = i.path
@@ -294,11 +303,11 @@ export class DuckDbCompareEngine implements CompareEngine {
       WHERE i.size <> l.size AND NOT ${young('i.mtime')} AND NOT ${young('l.mtime')}`);
 
     // Step 4: the per-directory facts rolled up to every ancestor.
-    await step(`CREATE TABLE unlisted (dir VARCHAR)`);
+    await step(`CREATE TEMP TABLE unlisted (dir VARCHAR)`);
     const unlisted = [...new Set((options.unlisted ?? []).map(normalizeDirectory))];
     if (unlisted.length > 0)
       await step(`INSERT INTO unlisted VALUES ${unlisted.map((u) => `(${sqlString(u)})`).join(', ')}`);
-    await step(`CREATE TABLE subtree AS
+    await step(`CREATE TEMP TABLE subtree AS
       SELECT dir, sum(files) AS files, min(min_file_mtime) AS min_file_mtime, bool_or(blocks) AS blocked
       FROM (
         SELECT unnest(${ancestorsOf('dir')}) AS dir, files, min_file_mtime,
@@ -307,18 +316,18 @@ export class DuckDbCompareEngine implements CompareEngine {
         UNION ALL
         SELECT unnest(${ancestorsOf('dir')}), 0, NULL, true FROM unlisted)
       GROUP BY dir`);
-    await step(`CREATE TABLE hidden AS
+    await step(`CREATE TEMP TABLE hidden AS
       SELECT dir FROM subtree WHERE files > 0 AND min_file_mtime > ${cutoff}
       UNION SELECT dir FROM unlisted`);
 
-    await step(`CREATE TABLE result AS
+    await step(`CREATE TEMP TABLE result AS
       SELECT path, kind, size FROM diff
       WHERE (kind = 'mismatch' OR NOT ${young('mtime')})
         AND (kind <> 'orphan' OR NOT ${matchesAny('path', options.ignorePatterns)})
         AND path NOT IN (
           SELECT a.path FROM (SELECT path, unnest(${ancestorsOf(parentOf('path'))}) AS dir FROM diff) a
           JOIN hidden h ON a.dir = h.dir)`);
-    await step(`CREATE TABLE empty AS
+    await step(`CREATE TEMP TABLE empty AS
       WITH candidates AS (
         SELECT s.dir FROM subtree s JOIN dirs d ON s.dir = d.dir
         WHERE d.listed AND s.files = 0 AND NOT s.blocked)
