@@ -7,7 +7,8 @@
  * listing, the listing names each block directory (`path/`); the anchor drops those lines with
  * `grep -v '/$'`, so both approaches must give the same two sorted lists (`identical` compares
  * their sha256). Custodian runs as the built CLI when `dist/` has the command (process
- * start included; peak memory from GNU time), else in-process (peak memory = this process's).
+ * start included; peak memory from GNU time /usr/bin/time, null without it), else in-process
+ * (peak memory = this process's).
  * Both read the dumps from the page cache (they were just written). Each side is timed ROUNDS
  * times (env CUSTODIAN_BENCH_AUDIT_ROUNDS, default 1), alternating who goes first; medians.
  */
@@ -252,6 +253,8 @@ export async function run(): Promise<object> {
       ratio: Number((custodianS / anchorS).toFixed(3)),
       peak_rss_mb: Math.round(Math.max(...custodian.map((r) => r.peakRssMb))),
       identical,
+      custodian_runs_s: custodian.map((r) => Number(r.seconds.toFixed(2))),
+      anchor_runs_s: anchor.map((r) => Number(r.seconds.toFixed(2))),
     };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

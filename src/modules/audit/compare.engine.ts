@@ -1,7 +1,7 @@
 /**
  * Inventory-vs-listing comparison in DuckDB, with bounded memory: DuckDB reads the dumps as
- * streams, keeps its state in a file-backed database in a fresh scratch directory and spills
- * joins, aggregates and sorts to disk beyond `memoryLimit`.
+ * streams and runs on a database file in a fresh scratch directory (removed afterwards), where
+ * its working tables, joins, aggregates and sorts spill beyond `memoryLimit`.
  *
  * Semantics (issue 4). `young` means an mtime later than `now - ignoreAgeDays days`; an entry
  * without mtime is old. Paths are compared byte for byte. Directory entries of the inventory are
@@ -106,9 +106,9 @@ function normalizeDirectory(dir: string): string {
   return dir.endsWith('/') ? dir : `${dir}/`;
 }
 
+/** A count or sum from DuckDB (bigint, or a hugeint as bigint) as a number. */
 function num(value: unknown): number {
-  if (value === null || value === undefined) return 0;
-  return typeof value === 'bigint' ? Number(value) : Number(value);
+  return value === null || value === undefined ? 0 : Number(value);
 }
 
 function isCsvError(error: unknown): boolean {
@@ -196,16 +196,7 @@ export class DuckDbCompareEngine implements CompareEngine {
   private async run(db: DuckDBConnection, options: CompareOptions): Promise<CompareResult> {
     const step = async (sql: string) => {
       options.signal?.throwIfAborted();
-      const t0 = Date.now();
-      const c0 = process.cpuUsage();
-      if (process.env.ANALYZE && sql.includes(process.env.ANALYZE)) {
-        const a = await db.runAndReadAll(`EXPLAIN ANALYZE ${sql.replace(/CREATE TEMP TABLE \w+ AS/, '')}`);
-        console.error(String(a.getRowsJS()[0]?.[1]));
-      }
-      const r = await db.run(sql);
-      const c = process.cpuUsage(c0);
-      if (process.env.TRACE) console.error('STEP wall', (Date.now() - t0) / 1000, 'cpu', (c.user + c.system) / 1e6, sql.slice(0, 40).replace(/\s+/g, ' '));
-      return r;
+      return db.run(sql);
     };
     const rows = async (sql: string) => {
       options.signal?.throwIfAborted();

@@ -259,6 +259,8 @@ describe('DuckDbCompareEngine', () => {
       ['/s/a\t1\r\n', 1, /CRLF/],
       ['/s/a\t1\n/s/b\t1\tnoon\n', 2, /mtime "noon"/],
       ['/s/\0\t1\n', 1, /NUL/],
+      [`/s/a\t1\n/${'p'.repeat(65_549)}\t1\n`, 2, /path is longer than 65536 bytes/],
+      [`/s/a\t1\n/s/b\t2\n/${'q'.repeat(2_000_000)}\t1\n`, 3, /line is longer than/],
       [
         Buffer.concat([
           Buffer.from('/s/a\t1\n/s/'),
