@@ -10,7 +10,7 @@
  * start included; peak memory from GNU time /usr/bin/time, null without it), else in-process
  * (peak memory = this process's).
  * Both read the dumps from the page cache (they were just written). Each side is timed ROUNDS
- * times (env CUSTODIAN_BENCH_AUDIT_ROUNDS, default 1), alternating who goes first; medians.
+ * times (env CUSTODIAN_BENCH_AUDIT_ROUNDS, default 3), alternating who goes first; medians.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -204,7 +204,7 @@ function runAnchor(dir: string, inventory: string, listing: string): Run {
 
 export async function run(): Promise<object> {
   const entries = Number(process.env.CUSTODIAN_BENCH_AUDIT_ENTRIES ?? 10_000_000);
-  const rounds = Number(process.env.CUSTODIAN_BENCH_AUDIT_ROUNDS ?? 1);
+  const rounds = Number(process.env.CUSTODIAN_BENCH_AUDIT_ROUNDS ?? 3);
   if (!Number.isInteger(entries) || entries < 1000)
     throw new Error('CUSTODIAN_BENCH_AUDIT_ENTRIES must be an integer of at least 1000');
   if (!Number.isInteger(rounds) || rounds < 1)
