@@ -46,3 +46,15 @@ export function formatTable(headers: readonly string[], rows: readonly (readonly
     )
     .join('\n');
 }
+
+/** Bytes for people: `512 B`, `1.5 KiB`, … `2.0 PiB` (binary units, one decimal). */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { ExitCode } from '../../core/cli/exit-codes.js';
-import type { Output } from '../../core/cli/output.js';
+import { formatBytes, type Output } from '../../core/cli/output.js';
 import { InputError } from '../../core/errors.js';
 import { FORCED_EXIT_CODE, installStopSignals } from '../../core/lifecycle/signals.js';
 import { createLogger, type Logger } from '../../core/logger.js';
@@ -33,17 +33,6 @@ function parseNow(value: string | undefined): number {
       `--now "${value}" is not valid: give unix seconds as an integer (e.g. ${Math.floor(Date.now() / 1000)})`,
     );
   return Number(value);
-}
-
-function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
 export function differencesFound(result: CompareCounts): boolean {

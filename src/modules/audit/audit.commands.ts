@@ -3,11 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { ExitCode } from '../../core/cli/exit-codes.js';
-import { formatTable, type Output } from '../../core/cli/output.js';
+import { formatBytes, formatTable, type Output } from '../../core/cli/output.js';
 import { InputError } from '../../core/errors.js';
 import { installStopSignals } from '../../core/lifecycle/signals.js';
 import { createLogger, type Logger } from '../../core/logger.js';
-import { registerAuditCompareCommand } from './audit-compare.commands.js';
+import { differencesFound, registerAuditCompareCommand } from './audit-compare.commands.js';
 import type { CompareEngine } from './audit.ports.js';
 import { statusActionSchema } from './audit.schema.js';
 import type { AuditService } from './audit.service.js';
@@ -29,22 +29,11 @@ interface JsonOption {
   json?: boolean;
 }
 
-function bytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${n} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
-
 function renderRun(run: AuditRun): string {
   return [
     `run ${run.id} of ${run.site}: ${run.outcome}${run.message ? ` (${run.message})` : ''}`,
     `  ${run.files} files, ${run.directories} directories, ${run.durationSeconds ?? '-'} s`,
-    `  missing ${run.missing} (${bytes(run.missingBytes)}), orphans ${run.orphans} (${bytes(run.orphanBytes)}), size mismatches ${run.sizeMismatches}, empty directories ${run.emptyDirs}, unlisted ${run.unlisted}`,
+    `  missing ${run.missing} (${formatBytes(run.missingBytes)}), orphans ${run.orphans} (${formatBytes(run.orphanBytes)}), size mismatches ${run.sizeMismatches}, empty directories ${run.emptyDirs}, unlisted ${run.unlisted}`,
   ].join('\n');
 }
 
@@ -58,8 +47,8 @@ function renderSites(sites: readonly SiteSummary[]): string {
       s.lastRun?.startedAt.slice(0, 16).replace('T', ' ') ?? '-',
       s.lastRun?.outcome ?? '-',
       s.lastRun?.files ?? '-',
-      s.lastRun ? `${s.lastRun.missing} (${bytes(s.lastRun.missingBytes)})` : '-',
-      s.lastRun ? `${s.lastRun.orphans} (${bytes(s.lastRun.orphanBytes)})` : '-',
+      s.lastRun ? `${s.lastRun.missing} (${formatBytes(s.lastRun.missingBytes)})` : '-',
+      s.lastRun ? `${s.lastRun.orphans} (${formatBytes(s.lastRun.orphanBytes)})` : '-',
       s.lastRun?.emptyDirs ?? '-',
       s.lastRun?.unlisted ?? '-',
     ]),
@@ -131,8 +120,7 @@ export function registerAuditCommands(program: Command, deps: AuditCommandDeps):
       const run = await (await deps.service()).runNext({ siteRegex: options.site });
       out(options).result(run ?? null, (r) => (r ? renderRun(r) : 'no site is ready to audit'));
       // Exit 1 when the audit found differences or did not finish ok (DESIGN §2: problems found).
-      const differences = run ? run.missing + run.orphans + run.sizeMismatches + run.emptyDirs : 0;
-      if (run && (run.outcome !== 'ok' || differences > 0)) process.exitCode = ExitCode.problemsFound;
+      if (run && (run.outcome !== 'ok' || differencesFound(run))) process.exitCode = ExitCode.problemsFound;
     });
 
   audit

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { ExitCode } from '../../core/cli/exit-codes.js';
-import { formatTable, type Output } from '../../core/cli/output.js';
+import { formatBytes, formatTable, type Output } from '../../core/cli/output.js';
 import { InputError } from '../../core/errors.js';
 import { installStopSignals } from '../../core/lifecycle/signals.js';
 import { createLogger, type Logger } from '../../core/logger.js';
@@ -147,17 +147,6 @@ function passFailed(p: PassResult): boolean {
 interface VerifyCommandOptions {
   json?: boolean;
   manifest?: string;
-}
-
-function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
 export function renderVerify(result: VerifyResult): string {
