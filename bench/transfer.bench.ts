@@ -87,7 +87,7 @@ function checkBuilt(): void {
  * Writes the night's exposures with their `checksum-<EXPOSURE>.sha256sum` manifests. Contents are
  * pseudo-random (incompressible, so ssh moves every byte): one random block, stamped per file.
  */
-function createNight(source: string, exposures: number): { bytes: number; files: number } {
+export function createNight(source: string, exposures: number): { bytes: number; files: number } {
   const block = randomBytes(2 * MiB);
   let bytes = 0;
   let files = 0;
@@ -113,7 +113,7 @@ function createNight(source: string, exposures: number): { bytes: number; files:
   return { bytes, files };
 }
 
-function writeConfig(work: string, round: string, sshd: TestSshd, source: string): string {
+export function writeConfig(work: string, round: string, sshd: TestSshd, source: string): string {
   const base = path.join(work, round);
   const file = path.join(base, 'custodian.yaml');
   fs.mkdirSync(base, { recursive: true });

@@ -331,6 +331,39 @@ abstract class RsyncSession implements SourceSession {
     );
   }
 
+  async syncExposures(
+    night: string,
+    exposures: readonly string[],
+    targetNightDir: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<SyncOutcome> {
+    options.signal?.throwIfAborted();
+    const invalid = [night, ...exposures].find((name) => !isEightDigits(name));
+    if (invalid !== undefined || exposures.length === 0) {
+      return {
+        ok: false,
+        message: `night and exposures must be 8 digits (and at least one exposure); got ${invalid ?? 'none'}`,
+      };
+    }
+    const target = path.resolve(targetNightDir);
+    try {
+      await fs.promises.mkdir(target, { recursive: true });
+    } catch (e) {
+      return { ok: false, message: `cannot create ${target}: ${coerceError(e).message}` };
+    }
+    // Anchored includes pick the exposures at the top of the night; what lies below them is
+    // included with them, and `/*` keeps everything else of the night out.
+    const filters = [...exposures.map((exposure) => `--include=/${exposure}/`), '--exclude=/*'];
+    return this.rsync(
+      night,
+      target,
+      // --inplace for the reason given in syncExposure.
+      ['--inplace', ...filters],
+      `copy of ${exposures.length} exposures of ${night}`,
+      options.signal,
+    );
+  }
+
   async diffNight(night: string, targetNightDir: string, signal?: AbortSignal): Promise<SyncOutcome> {
     signal?.throwIfAborted();
     if (!isEightDigits(night)) return { ok: false, message: `night must be 8 digits; got ${night}` };
@@ -382,7 +415,7 @@ abstract class RsyncSession implements SourceSession {
     if (result.error || result.code !== 0) {
       const message = `${what} from ${this.display} failed: ${describeRsyncFailure(result)}`;
       this.settings.logger.warn({ source: this.display, code: result.code }, message);
-      return { ok: false, message };
+      return { ok: false, message, changed: parseItemizedChanges(result.stdout) };
     }
     return { ok: true, changed: parseItemizedChanges(result.stdout) };
   }

@@ -17,7 +17,10 @@ export interface StreamSource {
 }
 
 /** A copy either happened (with the relative paths that were new or changed) or failed, as a value. */
-export type SyncOutcome = { ok: true; changed: string[] } | { ok: false; message: string };
+export type SyncOutcome =
+  | { ok: true; changed: string[] }
+  /** `changed`: what a failed run still copied, when it got that far. */
+  | { ok: false; message: string; changed?: string[] };
 
 /**
  * One stream's source, for one pass or for the life of a worker. For `ssh://` sources every
@@ -46,6 +49,20 @@ export interface SourceSession {
     exposure: string,
     targetDir: string,
     options?: { dryRun?: boolean; signal?: AbortSignal },
+  ): Promise<SyncOutcome>;
+  /**
+   * The copy of syncExposure for several exposures of one night in one rsync run:
+   * `<source>/<night>/{E1,E2,…}/` into `<targetNightDir>/{E1,E2,…}/`, so a pass pays one rsync
+   * start-up (remote login shell, file-list exchange) per batch rather than per exposure.
+   * `changed` holds `EXPOSURE/relative/path`. A failure is the batch's as a whole (rsync does
+   * not say which exposure a failed file belongs to in a way worth parsing): callers copy the
+   * batch again one exposure at a time to learn which failed and why.
+   */
+  syncExposures(
+    night: string,
+    exposures: readonly string[],
+    targetNightDir: string,
+    options?: { signal?: AbortSignal },
   ): Promise<SyncOutcome>;
   /**
    * A dry run of `<source>/<night>/` against `targetNightDir/`: the files that are new or

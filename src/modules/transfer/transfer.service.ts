@@ -1,12 +1,18 @@
 import path from 'node:path';
 import { NotFoundError, coerceError, isCustodianError } from '../../core/errors.js';
-import type { LockManager } from '../../core/lifecycle/lock.js';
+import type { LockHandle, LockManager } from '../../core/lifecycle/lock.js';
 import type { Logger } from '../../core/logger.js';
 import type { FileHasher } from './checksum.adapter.js';
 import { isAfterUtcHour, yesterdayOf } from './night.calendar.js';
 import type { StreamConfig, TransferConfig } from './transfer.schema.js';
-import type { Archiver, ExposureFiles, SourceConnector, SourceSession } from './transfer.ports.js';
-import type { StageRecord, TransferRepository } from './transfer.repository.js';
+import type {
+  Archiver,
+  ExposureFiles,
+  SourceConnector,
+  SourceSession,
+  SyncOutcome,
+} from './transfer.ports.js';
+import type { TransferRepository } from './transfer.repository.js';
 import {
   STAGES,
   type ArchiveResult,
@@ -98,6 +104,43 @@ export function summarizeVerify(result: VerifyResult): string {
   if (result.mismatched.length > 0) parts.push(`checksum mismatch: ${some(result.mismatched)}`);
   if (result.unlisted.length > 0) parts.push(`not in manifest: ${some(result.unlisted)}`);
   return parts.join('; ');
+}
+
+/**
+ * Exposures per rsync in copyNight at most. Each holds its lock until it is recorded, and two
+ * batches are in flight, so with PostgreSQL (one connection per advisory lock) a pass holds up
+ * to twice this many connections.
+ */
+const BATCH_MAX = 16;
+
+/** An exposure of a batch: either left out (busy, published since discovery) or copied, holding its lock. */
+type StagedItem =
+  | { ref: ExposureRef; outcome: ExposureOutcome; sync?: undefined; lock?: undefined }
+  | { ref: ExposureRef; sync: SyncOutcome; lock: LockHandle | undefined };
+type StagedBatch = StagedItem[];
+
+/** Batches of 2, 4, 8, … up to BATCH_MAX exposures, in order. */
+function planBatches<T>(items: readonly T[]): T[][] {
+  const batches: T[][] = [];
+  let size = 2;
+  for (let i = 0; i < items.length; i += size, size = Math.min(size * 2, BATCH_MAX)) {
+    batches.push(items.slice(i, i + size));
+  }
+  return batches;
+}
+
+/** `EXPOSURE/relative/path` entries of a night's copy, per exposure (relative paths). */
+function changedByExposure(changed: readonly string[]): Map<string, string[]> {
+  const byExposure = new Map<string, string[]>();
+  for (const entry of changed) {
+    const slash = entry.indexOf('/');
+    if (slash <= 0 || slash === entry.length - 1) continue;
+    const exposure = entry.slice(0, slash);
+    const list = byExposure.get(exposure) ?? [];
+    list.push(entry.slice(slash + 1));
+    byExposure.set(exposure, list);
+  }
+  return byExposure;
 }
 
 function nightState(exposures: readonly ExposureStatus[]): NightState {
@@ -226,8 +269,23 @@ export class TransferService {
         // elsewhere, or failed to move. Their catch-up and archive wait for a later pass.
         const pending = pendingNights;
         const recorded = await this.deps.repository.publishRecorded(stream.name, nights);
+        const handled = (outcome: ExposureOutcome) => {
+          result.exposures.push(outcome);
+          if (outcome.action !== 'transferred' || outcome.failed.includes('publish'))
+            pending.add(outcome.night);
+          options.onExposure?.(outcome);
+        };
+        // Exposures of one night that this process copies itself, gathered for copyNight
+        // (discovery is sorted by night, so a night's exposures arrive together).
+        let toCopy: ExposureRef[] = [];
+        const copyGathered = async () => {
+          const refs = toCopy;
+          toCopy = [];
+          if (refs.length > 0) await this.copyNight(stream, refs, session, handled, options.signal);
+        };
         for (const ref of discovery.exposures) {
           if (options.signal?.aborted) break;
+          if (toCopy[0] !== undefined && toCopy[0].night !== ref.night) await copyGathered();
           const { published } = this.paths(stream, ref);
           if ((await this.deps.files.kind(published)) !== 'missing') {
             result.published++;
@@ -241,11 +299,11 @@ export class TransferService {
             pending.add(ref.night);
             continue;
           }
-          const outcome = await this.transferWith(stream, ref, session, { dryRun, signal: options.signal });
-          result.exposures.push(outcome);
-          if (outcome.action !== 'transferred' || outcome.failed.includes('publish')) pending.add(ref.night);
-          options.onExposure?.(outcome);
+          if (dryRun)
+            handled(await this.transferWith(stream, ref, session, { dryRun, signal: options.signal }));
+          else toCopy.push(ref);
         }
+        if (!options.signal?.aborted) await copyGathered();
       } catch (thrown) {
         const error = coerceError(thrown);
         if (!isCustodianError(error) || error.kind !== 'UnavailableError') throw error;
@@ -344,26 +402,53 @@ export class TransferService {
     session: SourceSession,
     signal?: AbortSignal,
   ): Promise<ExposureOutcome> {
+    await this.prepareStaging(stream, ref, session);
+    const sync = await session.syncExposure(ref.night, ref.exposure, this.paths(stream, ref).staging, {
+      signal,
+    });
+    return this.finishExposure(stream, ref, session, sync);
+  }
+
+  /** A staged copy left by an interrupted attempt is resumed: rsync only fetches what is missing. */
+  private async prepareStaging(
+    stream: StreamConfig,
+    ref: ExposureRef,
+    session: SourceSession,
+  ): Promise<void> {
+    const { staging } = this.paths(stream, ref);
+    const resumed = (await this.deps.files.kind(staging)) === 'directory';
+    this.logger.info(
+      { stream: stream.name, ...ref, resumed },
+      `exposure ${exposureKey(stream.name, ref)}: copying from ${session.display}${resumed ? ' (resuming a staged copy)' : ''}`,
+    );
+    if (resumed) await this.deps.files.makeWritable(staging);
+  }
+
+  /**
+   * The stages after the copy, the same for a job and for copyNight: record the copy, make the
+   * staged exposure read-only, verify it, publish it, alert on failures.
+   */
+  private async finishExposure(
+    stream: StreamConfig,
+    ref: ExposureRef,
+    session: SourceSession,
+    sync: SyncOutcome,
+  ): Promise<ExposureOutcome> {
     const { files } = this.deps;
     const { staging, published, manifest } = this.paths(stream, ref);
     const failures: { stage: Stage; message: string }[] = [];
-    const records: StageRecord[] = [];
     const record = async (stage: Stage, ok: boolean, message: string) => {
-      const entry = { stream: stream.name, ...ref, stage, ok, at: this.clock(), message };
-      records.push(entry);
-      await this.deps.repository.recordStage(entry);
+      await this.deps.repository.recordStage({
+        stream: stream.name,
+        ...ref,
+        stage,
+        ok,
+        at: this.clock(),
+        message,
+      });
       if (!ok) failures.push({ stage, message });
     };
-
     const key = exposureKey(stream.name, ref);
-    // A staged copy left by an interrupted attempt is resumed: rsync only fetches what is missing.
-    const resumed = (await files.kind(staging)) === 'directory';
-    this.logger.info(
-      { stream: stream.name, ...ref, resumed },
-      `exposure ${key}: copying from ${session.display}${resumed ? ' (resuming a staged copy)' : ''}`,
-    );
-    if (resumed) await files.makeWritable(staging);
-    const sync = await session.syncExposure(ref.night, ref.exposure, staging, { signal });
     await record(
       'rsync',
       sync.ok,
@@ -414,6 +499,130 @@ export class TransferService {
       verify,
       ...(failures.length > 0 ? { message: failures.map((f) => `${f.stage}: ${f.message}`).join('; ') } : {}),
     };
+  }
+
+  /**
+   * The exposures of one night that this process copies itself (`transfer once`, an inline
+   * `watch`), as a two-stage pipeline: rsync copies batch k+1 while this process makes batch k
+   * read-only, verifies and publishes it. One rsync per batch rather than per exposure saves the
+   * start-up every rsync pays (remote login shell, file-list exchange), which costs as much as
+   * copying a whole exposure. Batches grow from 2 exposures (the pipeline fills at once) to
+   * BATCH_MAX. Each exposure goes through the same stages as a `transfer:exposure` job, under
+   * the same lock, held from before its copy until its outcome is recorded. `handled` gets the
+   * outcomes in order.
+   */
+  private async copyNight(
+    stream: StreamConfig,
+    refs: readonly ExposureRef[],
+    session: SourceSession,
+    handled: (outcome: ExposureOutcome) => void,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const batches = planBatches(refs);
+    const start = (index: number): Promise<StagedBatch> | undefined => {
+      const batch = batches[index];
+      if (batch === undefined || signal?.aborted) return undefined;
+      const staging = this.stageBatch(stream, batch, session, signal);
+      // Awaited later (or in the finally below); this only keeps an early rejection from
+      // counting as unhandled while the previous batch is being finished.
+      staging.catch(() => undefined);
+      return staging;
+    };
+    let inFlight = start(0);
+    let current: StagedBatch | undefined;
+    try {
+      for (let index = 0; inFlight !== undefined; index++) {
+        current = await inFlight;
+        inFlight = start(index + 1);
+        for (const item of current) {
+          if (item.sync === undefined) {
+            handled(item.outcome);
+            continue;
+          }
+          const outcome = await this.finishExposure(stream, item.ref, session, item.sync);
+          await item.lock?.release();
+          item.lock = undefined;
+          handled(outcome);
+        }
+        current = undefined;
+      }
+    } finally {
+      // An error or an abort leaves locks held: this batch's unfinished exposures, and the next
+      // batch's once its rsync has ended. Their staged copies are resumed by a later attempt.
+      const next = await inFlight?.catch(() => undefined);
+      for (const item of [...(current ?? []), ...(next ?? [])]) await item.lock?.release();
+    }
+  }
+
+  /**
+   * Takes the locks of a batch's exposures, leaves out those busy elsewhere or published since
+   * discovery, and copies the rest in one rsync. When that rsync fails the exposures are copied
+   * again one at a time, so each records its own outcome and message.
+   */
+  private async stageBatch(
+    stream: StreamConfig,
+    refs: readonly ExposureRef[],
+    session: SourceSession,
+    signal?: AbortSignal,
+  ): Promise<StagedBatch> {
+    const items: StagedBatch = [];
+    try {
+      for (const ref of refs) {
+        const base = { stream: stream.name, ...ref, failed: [] as Stage[] };
+        const lock = this.deps.locks
+          ? await this.deps.locks.tryAcquire(`transfer:exposure:${exposureKey(stream.name, ref)}`)
+          : undefined;
+        if (this.deps.locks && !lock) {
+          items.push({ ref, outcome: { ...base, action: 'busy' } });
+          continue;
+        }
+        // Checked under the lock: another worker may have published it a moment ago.
+        if ((await this.deps.files.kind(this.paths(stream, ref).published)) !== 'missing') {
+          await lock?.release();
+          items.push({ ref, outcome: { ...base, action: 'published-before' } });
+          continue;
+        }
+        await this.prepareStaging(stream, ref, session);
+        items.push({ ref, lock, sync: { ok: false, message: 'not copied yet' } });
+      }
+      const copying = items.filter((item) => item.sync !== undefined);
+      const night = refs[0]?.night;
+      if (copying.length === 0 || night === undefined) return items;
+      const together =
+        copying.length > 1
+          ? await session.syncExposures(
+              night,
+              copying.map((item) => item.ref.exposure),
+              path.join(stream.staging, night),
+              { signal },
+            )
+          : undefined;
+      if (together?.ok) {
+        const changed = changedByExposure(together.changed);
+        for (const item of copying) item.sync = { ok: true, changed: changed.get(item.ref.exposure) ?? [] };
+        return items;
+      }
+      if (together) {
+        this.logger.warn(
+          { stream: stream.name, night, exposures: copying.length },
+          `${together.message}; copying these exposures one at a time`,
+        );
+      }
+      // What the failed batch copied counts as copied by this attempt.
+      const copiedBefore = changedByExposure(together?.changed ?? []);
+      for (const item of copying) {
+        const { staging } = this.paths(stream, item.ref);
+        const alone = await session.syncExposure(night, item.ref.exposure, staging, { signal });
+        const before = copiedBefore.get(item.ref.exposure) ?? [];
+        item.sync = alone.ok
+          ? { ok: true, changed: [...new Set([...before, ...alone.changed])].sort() }
+          : alone;
+      }
+      return items;
+    } catch (thrown) {
+      for (const item of items) await item.lock?.release();
+      throw thrown;
+    }
   }
 
   /**

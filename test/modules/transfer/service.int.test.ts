@@ -25,6 +25,8 @@ import {
   transferMigrations,
   type TransferModule,
 } from '../../../src/modules/transfer/index.js';
+import { RsyncConnector } from '../../../src/modules/transfer/rsync.adapter.js';
+import type { SourceConnector } from '../../../src/modules/transfer/transfer.ports.js';
 import { defaultFiles, modeOf, snapshotTree, writeExposure, writeManifest } from './transfer-fixture.js';
 
 const NIGHT = '20261121';
@@ -85,7 +87,7 @@ describeEachDialect('transfer service', (ctx) => {
     harness = undefined;
   });
 
-  function build(options: { archive?: string } = {}): Harness {
+  function build(options: { archive?: string; connector?: SourceConnector } = {}): Harness {
     const root = tempDir('custodian-transfer-');
     const dirs = {
       source: path.join(root, 'source'),
@@ -116,6 +118,7 @@ describeEachDialect('transfer service', (ctx) => {
       locks,
       logger: silentLogger(),
       clock: () => now,
+      ...(options.connector ? { connector: options.connector } : {}),
     });
     return {
       module,
@@ -207,6 +210,92 @@ describeEachDialect('transfer service', (ctx) => {
     assert.deepEqual(
       history.history.filter((a) => a.stage === 'checksum').map((a) => a.ok),
       [false, true],
+    );
+  });
+
+  it('copies a night in batches of exposures: a failing exposure is copied again alone, a busy one is left to its holder', async () => {
+    // The real connector, counting the rsync runs of each kind.
+    const runs: string[] = [];
+    const real = new RsyncConnector({ logger: silentLogger() });
+    const connector: SourceConnector = {
+      open(stream) {
+        const session = real.open(stream);
+        return Object.assign(Object.create(session) as typeof session, {
+          syncExposures: (...args: Parameters<typeof session.syncExposures>) => {
+            runs.push(`batch ${args[1].join(',')}`);
+            return session.syncExposures(...args);
+          },
+          syncExposure: (...args: Parameters<typeof session.syncExposure>) => {
+            runs.push(`one ${args[1]}`);
+            return session.syncExposure(...args);
+          },
+        });
+      },
+    };
+    harness = build({ connector });
+    const h = harness;
+    const exposures = ['00000201', '00000202', '00000203', '00000204', '00000205', '00000206', '00000207'];
+    for (const exposure of exposures) writeExposure(h.source, { night: NIGHT, exposure });
+    // A leftover in staging that rsync cannot replace without deleting (a non-empty directory
+    // where the source has a file): this exposure's copy fails, in its batch and alone.
+    const blocked = path.join(h.staging, NIGHT, '00000204', 'desi-00000204.fits.fz');
+    fs.mkdirSync(blocked, { recursive: true });
+    fs.writeFileSync(path.join(blocked, 'stray'), 'in the way');
+    // Another worker holds 00000206.
+    const held = await locks.tryAcquire(`transfer:exposure:desi_spectro_data/${NIGHT}/00000206`);
+    assert.ok(held);
+
+    const pass = await h.module.service.runPass();
+    await held.release();
+    const stream = pass.streams[0];
+    assert.deepEqual(
+      stream?.exposures.map((e) => [e.exposure, e.action, e.failed]),
+      [
+        ['00000201', 'transferred', []],
+        ['00000202', 'transferred', []],
+        ['00000203', 'transferred', []],
+        ['00000204', 'transferred', ['rsync', 'checksum']],
+        ['00000205', 'transferred', []],
+        ['00000206', 'busy', []],
+        ['00000207', 'transferred', []],
+      ],
+    );
+    // Batches of 2, then 4 (one left to its holder, so three copied together); the failed
+    // batch is copied again one exposure at a time.
+    assert.deepEqual(runs, [
+      'batch 00000201,00000202',
+      'batch 00000203,00000204,00000205',
+      'one 00000203',
+      'one 00000204',
+      'one 00000205',
+      'one 00000207',
+    ]);
+    const status = await h.module.service.status({ night: NIGHT });
+    const failed = status.find((s) => s.exposure === '00000204');
+    assert.equal(failed?.rsync?.ok, false);
+    assert.match(failed?.rsync?.message ?? '', /copy of 20261121\/00000204 from .* failed/);
+    assert.equal(failed?.publish?.ok, true, 'published anyway');
+    for (const exposure of ['00000203', '00000205']) {
+      const row = status.find((s) => s.exposure === exposure);
+      assert.equal(row?.rsync?.ok, true, exposure);
+      assert.match(row?.rsync?.message ?? '', /^[1-9]\d* files copied/, exposure);
+      assert.equal(
+        fs.readFileSync(path.join(h.destination, NIGHT, exposure, `desi-${exposure}.fits.fz`), 'utf8'),
+        defaultFiles(exposure)[`desi-${exposure}.fits.fz`],
+      );
+    }
+    assert.equal(
+      status.some((s) => s.exposure === '00000206'),
+      false,
+      'the busy exposure was not touched',
+    );
+    assert.equal(smtp.mails.length, 1, 'one mail, for 00000204');
+
+    // Once its holder is gone, the next pass copies the busy exposure.
+    const next = await h.module.service.runPass();
+    assert.deepEqual(
+      next.streams[0]?.exposures.map((e) => [e.exposure, e.action, e.failed]),
+      [['00000206', 'transferred', []]],
     );
   });
 
