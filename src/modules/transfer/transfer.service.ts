@@ -31,6 +31,7 @@ import {
   type TransferStatusPage,
 } from './transfer.types.js';
 import { verifyDirectory, type VerifyResult } from './verify.service.js';
+import { changedByExposure, planBatches } from './copy-batches.js';
 
 /** Alert codes (one alert per exposure or night and code; the alerts service de-duplicates). */
 export const TRANSFER_ALERTS = {
@@ -106,42 +107,11 @@ export function summarizeVerify(result: VerifyResult): string {
   return parts.join('; ');
 }
 
-/**
- * Exposures per rsync in copyNight at most. Each holds its lock until it is recorded, and two
- * batches are in flight, so with PostgreSQL (one connection per advisory lock) a pass holds up
- * to twice this many connections.
- */
-const BATCH_MAX = 16;
-
 /** An exposure of a batch: either left out (busy, published since discovery) or copied, holding its lock. */
 type StagedItem =
   | { ref: ExposureRef; outcome: ExposureOutcome; sync?: undefined; lock?: undefined }
   | { ref: ExposureRef; sync: SyncOutcome; lock: LockHandle | undefined };
 type StagedBatch = StagedItem[];
-
-/** Batches of 2, 4, 8, … up to BATCH_MAX exposures, in order. */
-function planBatches<T>(items: readonly T[]): T[][] {
-  const batches: T[][] = [];
-  let size = 2;
-  for (let i = 0; i < items.length; i += size, size = Math.min(size * 2, BATCH_MAX)) {
-    batches.push(items.slice(i, i + size));
-  }
-  return batches;
-}
-
-/** `EXPOSURE/relative/path` entries of a night's copy, per exposure (relative paths). */
-function changedByExposure(changed: readonly string[]): Map<string, string[]> {
-  const byExposure = new Map<string, string[]>();
-  for (const entry of changed) {
-    const slash = entry.indexOf('/');
-    if (slash <= 0 || slash === entry.length - 1) continue;
-    const exposure = entry.slice(0, slash);
-    const list = byExposure.get(exposure) ?? [];
-    list.push(entry.slice(slash + 1));
-    byExposure.set(exposure, list);
-  }
-  return byExposure;
-}
 
 function nightState(exposures: readonly ExposureStatus[]): NightState {
   const failed = exposures.some((e) => STAGES.some((s) => e[s]?.ok === false));

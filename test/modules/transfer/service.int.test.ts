@@ -260,11 +260,11 @@ describeEachDialect('transfer service', (ctx) => {
         ['00000207', 'transferred', []],
       ],
     );
-    // Batches of 2, then 4 (one left to its holder, so three copied together); the failed
+    // Batches of 2, then 5 (one left to its holder, so four copied together); the failed
     // batch is copied again one exposure at a time.
     assert.deepEqual(runs, [
       'batch 00000201,00000202',
-      'batch 00000203,00000204,00000205',
+      'batch 00000203,00000204,00000205,00000207',
       'one 00000203',
       'one 00000204',
       'one 00000205',
@@ -275,7 +275,7 @@ describeEachDialect('transfer service', (ctx) => {
     assert.equal(failed?.rsync?.ok, false);
     assert.match(failed?.rsync?.message ?? '', /copy of 20261121\/00000204 from .* failed/);
     assert.equal(failed?.publish?.ok, true, 'published anyway');
-    for (const exposure of ['00000203', '00000205']) {
+    for (const exposure of ['00000203', '00000205', '00000207']) {
       const row = status.find((s) => s.exposure === exposure);
       assert.equal(row?.rsync?.ok, true, exposure);
       assert.match(row?.rsync?.message ?? '', /^[1-9]\d* files copied/, exposure);
