@@ -48,6 +48,17 @@ export interface AlertRaiser {
 
 export type NotificationKind = 'raised' | 'reminder' | 'resolved';
 
+/**
+ * The part of alerts a module's service uses (ingest, transfer, audit): AlertsService satisfies
+ * it, and a unit test may pass less (a sink that only records raises).
+ */
+export interface AlertSink {
+  /** Stores and notifies (de-duplicated per code and key by the alerts service). */
+  raise(input: RaiseInput): Promise<unknown>;
+  /** Marks the active alert of `code` (and `key`) resolved, when the sink supports it. */
+  resolve?(code: string, key?: string): Promise<unknown>;
+}
+
 export interface AlertNotification {
   kind: NotificationKind;
   alert: Alert;

@@ -1,3 +1,4 @@
+import type { AlertSink } from '../../core/alerts/alerts.types.js';
 import path from 'node:path';
 import { ConflictError, InputError, NotFoundError, coerceError } from '../../core/errors.js';
 import type { LockManager } from '../../core/lifecycle/lock.js';
@@ -21,16 +22,8 @@ export const AUDIT_ALERTS = {
   failed: 'AUDIT_RUN_FAILED',
 } as const;
 
-export interface AlertSink {
-  raise(alert: {
-    code: string;
-    severity: 'info' | 'warning' | 'critical';
-    message: string;
-    details?: unknown;
-    key?: string;
-  }): Promise<unknown>;
-  resolve?(code: string, key?: string): Promise<unknown>;
-}
+/** The alerts port, shared by the modules (core/alerts). */
+export type { AlertSink };
 
 /** Writes the inventory dump of `inventory: catalog` (Custodian's own file records). */
 export type CatalogDumper = (site: SiteConfig, file: string) => Promise<void>;

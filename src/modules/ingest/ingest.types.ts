@@ -135,22 +135,8 @@ export interface UploadResult {
 /** Reports progress of long work (CLI progress bars); called often, must be cheap. */
 export type ProgressListener = (done: number, total: number) => void;
 
-/**
- * The part of the alerts service ingest needs. The core AlertsService satisfies it; keeping the
- * port here lets the module be tested without the alert channels.
- */
-export interface AlertSink {
-  /** Stores and notifies (de-duplicated per code and key by the alerts service). */
-  raise(alert: {
-    code: string;
-    severity: 'info' | 'warning' | 'critical';
-    message: string;
-    details?: unknown;
-    key?: string;
-  }): Promise<unknown>;
-  /** Marks the active alert of `code` (and `key`) resolved, when the sink supports it. */
-  resolve?(code: string, key?: string): Promise<unknown>;
-}
+/** The alerts port, shared by the modules (core/alerts). */
+export type { AlertSink } from '../../core/alerts/alerts.types.js';
 
 /** Wall clock in unix milliseconds; injected so settle checks are testable. */
 export type Clock = () => number;

@@ -1,3 +1,4 @@
+import type { AlertSink } from '../../core/alerts/alerts.types.js';
 import path from 'node:path';
 import { NotFoundError, coerceError, isCustodianError } from '../../core/errors.js';
 import type { LockHandle, LockManager } from '../../core/lifecycle/lock.js';
@@ -41,16 +42,8 @@ export const TRANSFER_ALERTS = {
   archive: 'TRANSFER_ARCHIVE_FAILED',
 } as const;
 
-export interface AlertSink {
-  raise(alert: {
-    code: string;
-    severity: 'info' | 'warning' | 'critical';
-    message: string;
-    details?: unknown;
-    key?: string;
-  }): Promise<unknown>;
-  resolve?(code: string, key?: string): Promise<unknown>;
-}
+/** The alerts port, shared by the modules (core/alerts). */
+export type { AlertSink };
 
 /** Hands an exposure to the job queue (`transfer:exposure`), de-duplicated by key. */
 export type ExposureDispatcher = (payload: { stream: string } & ExposureRef) => Promise<void>;
