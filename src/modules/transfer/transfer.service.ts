@@ -465,14 +465,13 @@ export class TransferService {
   }
 
   /**
-   * The exposures of one night that this process copies itself (`transfer once`, an inline
-   * `watch`), as a two-stage pipeline: rsync copies batch k+1 while this process makes batch k
-   * read-only, verifies and publishes it. One rsync per batch rather than per exposure saves the
-   * start-up every rsync pays (remote login shell, file-list exchange), which costs as much as
-   * copying a whole exposure. Batches grow from 2 exposures (the pipeline fills at once) to
-   * BATCH_MAX. Each exposure goes through the same stages as a `transfer:exposure` job, under
-   * the same lock, held from before its copy until its outcome is recorded. `handled` gets the
-   * outcomes in order.
+   * The exposures of one night that this process copies itself (`transfer once`; `watch`
+   * queues them as jobs), as a two-stage pipeline: rsync copies batch k+1 while this process
+   * makes batch k read-only, verifies and publishes it. One rsync per batch rather than per
+   * exposure saves the start-up every rsync pays (remote login shell, file-list exchange), which
+   * costs as much as copying a whole exposure; copy-batches.ts says how a night is cut. Each
+   * exposure goes through the same stages as a `transfer:exposure` job, under the same lock,
+   * held from before its copy until its outcome is recorded. `handled` gets the outcomes in order.
    */
   private async copyNight(
     stream: StreamConfig,
