@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
 import type { ConfigSource } from '../core/config/config.loader.js';
+import { InternalError } from '../core/errors.js';
 import { createLogger, type Logger, type LogLevel } from '../core/logger.js';
 import { createOutput, type Output } from '../core/cli/output.js';
-import { loadAppConfig, type Config } from './config.schema.js';
-import { openApp, type App } from './app.js';
+import type * as ConfigSchema from './config.schema.js';
+import type { Config } from './config.schema.js';
+import type { App } from './app.js';
 
 export interface GlobalOptions {
   config?: string;
@@ -14,13 +16,27 @@ export interface GlobalOptions {
 /**
  * What a command may ask for, each made lazily and once: the validated config, a logger, the
  * composed application (database opened and migrated). Commands never construct adapters.
+ *
+ * This is also where the CLI's start-up time is kept down: the config schema (zod, yaml, luxon)
+ * is imported just before a command's action runs, and the composition root (the database, the
+ * queue, every module) only when a command opens the app. `--version`, `--help` and usage errors
+ * load neither; a command that needs no database never loads its drivers.
  */
 export class CliContext {
+  private loadAppConfig?: typeof ConfigSchema.loadAppConfig;
   private loaded?: { config: Config; source: ConfigSource };
   private log?: Logger;
   private opened?: Promise<App>;
 
-  constructor(private readonly program: Command) {}
+  constructor(private readonly program: Command) {
+    // Hooks of the root command run before the action of any of its subcommands.
+    program.hook('preAction', () => this.prepare());
+  }
+
+  /** Imports the config loader; runs before every action, so `config()` can stay synchronous. */
+  async prepare(): Promise<void> {
+    this.loadAppConfig ??= (await import('./config.schema.js')).loadAppConfig;
+  }
 
   globals(): GlobalOptions {
     return this.program.opts<GlobalOptions>();
@@ -28,8 +44,10 @@ export class CliContext {
 
   config(): { config: Config; source: ConfigSource } {
     if (!this.loaded) {
+      if (!this.loadAppConfig)
+        throw new InternalError('CLI_NOT_PREPARED', 'config() runs in a command action, after prepare()');
       const { port, config: file } = this.globals();
-      this.loaded = loadAppConfig({ file, port });
+      this.loaded = this.loadAppConfig({ file, port });
     }
     return this.loaded;
   }
@@ -46,6 +64,7 @@ export class CliContext {
   app(): Promise<App> {
     this.opened ??= (async () => {
       const { config, source } = this.config();
+      const { openApp } = await import('./app.js');
       return openApp({ config, source, logger: this.logger() });
     })();
     return this.opened;

@@ -1,9 +1,19 @@
 import type { Command } from 'commander';
 import type { CliContext } from './cli-context.js';
 import { INIT_TEMPLATE } from './init-template.js';
-import { maskSecrets } from '../core/config/config.loader.js';
-import { enabledModules } from './config.schema.js';
-import { stringify } from 'yaml';
+
+/**
+ * The config helpers, imported when a config command runs rather than with the CLI: zod and yaml
+ * would cost every command start-up time (see CliContext).
+ */
+async function configTools() {
+  const [{ maskSecrets }, { enabledModules }, { stringify }] = await Promise.all([
+    import('../core/config/config.loader.js'),
+    import('./config.schema.js'),
+    import('yaml'),
+  ]);
+  return { maskSecrets, enabledModules, stringify };
+}
 
 /** `init`, `config check|show`, `db migrate`: thin commands over the config loader and the app. */
 export function registerCoreCommands(program: Command, context: CliContext): void {
@@ -19,7 +29,8 @@ export function registerCoreCommands(program: Command, context: CliContext): voi
     .command('check')
     .description('validate the configuration; every invalid key is reported at once with its path')
     .option('--json', 'print JSON')
-    .action((options: { json?: boolean }) => {
+    .action(async (options: { json?: boolean }) => {
+      const { maskSecrets, enabledModules } = await configTools();
       const { config: loaded, source } = context.config();
       context.output(options).result(
         {
@@ -35,7 +46,8 @@ export function registerCoreCommands(program: Command, context: CliContext): voi
     .command('show')
     .description('print the effective configuration with defaults applied and secrets masked')
     .option('--json', 'print JSON')
-    .action((options: { json?: boolean }) => {
+    .action(async (options: { json?: boolean }) => {
+      const { maskSecrets, stringify } = await configTools();
       const masked = maskSecrets(context.config().config);
       context.output(options).result(masked, (value) => stringify(value));
     });

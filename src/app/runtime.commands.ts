@@ -2,7 +2,6 @@ import { InvalidArgumentError, type Command } from 'commander';
 import path from 'node:path';
 import type { CliContext } from './cli-context.js';
 import { serve, start, work } from './runtime.js';
-import { runDemo } from './demo/demo.js';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -33,6 +32,8 @@ export function registerRuntimeCommands(program: Command, context: CliContext): 
     .description('create a self-contained demo workspace and run it, dashboard on http://127.0.0.1:8080')
     .option('--dir <dir>', 'workspace folder', './custodian-demo')
     .action(async (options: { dir: string }) => {
+      // The demo (its simulators, the app) loads only when it runs, not with every command.
+      const { runDemo } = await import('./demo/demo.js');
       await runDemo({ dir: path.resolve(options.dir), port: context.globals().port ?? 8080, context });
     });
 }

@@ -1,5 +1,4 @@
 import type { App } from './app.js';
-import { buildHttpServer } from './server.js';
 import { installStopSignals } from '../core/lifecycle/signals.js';
 import { runAsSingleton } from '../core/lifecycle/singleton.js';
 
@@ -21,6 +20,9 @@ function waitForAbort(signal: AbortSignal): Promise<void> {
 }
 
 async function listen(app: App) {
+  // The HTTP layer (fastify, its plugins, the routes, prom-client) loads only in the roles that
+  // serve: the CLI imports this module for every command, and it would cost each one start-up time.
+  const { buildHttpServer } = await import('./server.js');
   const server = await buildHttpServer(app);
   const { host, port } = app.config.server;
   const address = await server.listen({ host, port });

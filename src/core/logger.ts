@@ -1,5 +1,15 @@
-import pretty from 'pino-pretty';
-import { pino, destination, type Logger as PinoLogger, type LevelWithSilent } from 'pino';
+import { createRequire } from 'node:module';
+import type * as Pino from 'pino';
+import type { Logger as PinoLogger, LevelWithSilent } from 'pino';
+import type PinoPretty from 'pino-pretty';
+
+// pino and pino-pretty load on the first logger, not when this module is imported: every CLI
+// command imports it, and `--version`, `--help` or a usage error must not pay their start-up
+// time (pino-pretty only matters on a TTY). Both are CommonJS, so `require` keeps
+// createLogger synchronous.
+const require = createRequire(import.meta.url);
+const loadPino = () => require('pino') as typeof Pino;
+const loadPretty = () => require('pino-pretty') as typeof PinoPretty;
 
 /** The logger every service receives. Structured fields first, message second. */
 export type Logger = PinoLogger;
@@ -34,6 +44,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     ],
     censor: '[redacted]',
   };
+  const { pino, destination } = loadPino();
   if (options.file) {
     return pino({ level, redact }, destination({ dest: options.file, mkdir: true, sync: false }));
   }
@@ -41,7 +52,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     // In-process (not a worker transport) and synchronous, so a CLI's last lines are never lost.
     return pino(
       { level, redact },
-      pretty({ destination: 2, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss' }),
+      loadPretty()({ destination: 2, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss' }),
     );
   }
   return pino({ level, redact }, destination(2));
@@ -49,5 +60,5 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 
 /** A logger that drops everything; for tests of pure logic. */
 export function silentLogger(): Logger {
-  return pino({ level: 'silent' });
+  return loadPino().pino({ level: 'silent' });
 }

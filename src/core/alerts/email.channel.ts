@@ -1,4 +1,4 @@
-import nodemailer from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import { notificationTitle, type Alert, type AlertChannel, type AlertNotification } from './alerts.types.js';
 
 export interface EmailChannelOptions {
@@ -38,16 +38,23 @@ function body({ kind, alert }: AlertNotification): string {
 /** Sends each notification as a plain-text mail over SMTP (nodemailer). */
 export function createEmailChannel(options: EmailChannelOptions): AlertChannel {
   const timeout = options.timeoutMs ?? 15_000;
-  const transport = nodemailer.createTransport({
-    url: options.url,
-    connectionTimeout: timeout,
-    greetingTimeout: timeout,
-    socketTimeout: timeout,
-  });
+  // nodemailer loads with the first mail, not at start-up: every command that opens the app
+  // builds the alert channels, and most never send one.
+  let transport: Promise<Transporter> | undefined;
+  const open = () =>
+    (transport ??= import('nodemailer').then(({ default: nodemailer }) =>
+      nodemailer.createTransport({
+        url: options.url,
+        connectionTimeout: timeout,
+        greetingTimeout: timeout,
+        socketTimeout: timeout,
+      }),
+    ));
   return {
     name: 'email',
     async send(notification: AlertNotification) {
-      await transport.sendMail({
+      const mailer = await open();
+      await mailer.sendMail({
         from: options.from,
         to: [...options.to],
         subject: notificationTitle(notification),
@@ -55,9 +62,9 @@ export function createEmailChannel(options: EmailChannelOptions): AlertChannel {
         headers: { 'X-Custodian-Alert': alertHeader(notification.alert) },
       });
     },
-    close() {
-      transport.close();
-      return Promise.resolve();
+    async close() {
+      // Nothing to close when no mail was sent (or nodemailer failed to load).
+      (await transport?.catch(() => undefined))?.close();
     },
   };
 }

@@ -1,9 +1,9 @@
 import { Kysely, PostgresDialect, SqliteDialect, type Dialect as KyselyDialect } from 'kysely';
 import SqliteDatabase from 'better-sqlite3';
-import pg from 'pg';
 import path from 'node:path';
 import fs from 'node:fs';
 import { InputError, UnavailableError, coerceError } from '../errors.js';
+import { loadPg } from './pg.loader.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -24,11 +24,6 @@ export interface Database {
 export function tables<T>(database: Database): Kysely<T> {
   return database.db as Kysely<T>;
 }
-
-// PostgreSQL returns int8 (bigint) and numeric as strings by default; our timestamps (unix ms)
-// and sizes fit in a double, so parse them as numbers to match SQLite.
-pg.types.setTypeParser(20, (value) => Number(value));
-pg.types.setTypeParser(1700, (value) => Number(value));
 
 export function maskUrl(url: string): string {
   return url.replace(/\/\/([^:/@]+):([^@]+)@/, '//$1:***@');
@@ -72,6 +67,7 @@ export async function openDatabase(
     };
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    const pg = await loadPg();
     const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10 });
     // An idle client that loses its connection emits 'error' on the pool; without a listener
     // that would crash the process. The next query surfaces the outage instead.

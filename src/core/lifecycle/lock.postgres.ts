@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import type { LockHandle, LockManager } from './lock.js';
 import { coerceError, UnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { maskUrl } from '../db/database.js';
+import { loadPg } from '../db/pg.loader.js';
 
 /**
  * Named locks as PostgreSQL session advisory locks, each held on a connection of its own (not a
@@ -35,7 +36,8 @@ export class AdvisoryLockManager implements LockManager {
   }
 
   async tryAcquire(name: string): Promise<LockHandle | undefined> {
-    const client = new pg.Client({ connectionString: this.options.connectionString, keepAlive: true });
+    const { Client } = await loadPg();
+    const client = new Client({ connectionString: this.options.connectionString, keepAlive: true });
     // Until a handle owns the client, connection errors surface through the awaited calls.
     const early = () => undefined;
     client.on('error', early);

@@ -1,25 +1,23 @@
 import { EventEmitter } from 'node:events';
-import pg from 'pg';
-import {
+import type pg from 'pg';
+import type * as Graphile from 'graphile-worker';
+import type {
   Logger as GraphileLogger,
-  makeWorkerUtils,
-  run as runWorker,
-  runMigrations,
-  runOnce,
-  type JobHelpers,
-  type LogLevel,
-  type LogFunctionFactory,
-  type RunnerOptions,
-  type TaskList,
-  type WorkerEvents,
-  type WorkerUtils,
+  JobHelpers,
+  LogLevel,
+  LogFunctionFactory,
+  RunnerOptions,
+  TaskList,
+  WorkerEvents,
+  WorkerUtils,
 } from 'graphile-worker';
 import type { EnqueueOptions, JobQueue, TaskDefinition } from './job-queue.js';
 import { checkMaxAttempts, TaskRegistry, type RegisteredTask } from './task-registry.js';
 import { RunTracker } from './run-tracker.js';
-import { coerceError, InputError, UnavailableError } from '../errors.js';
+import { coerceError, InputError, InternalError, UnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { linkSignals } from '../lifecycle/abort.js';
+import { loadPg, type PgModule } from '../db/pg.loader.js';
 
 /**
  * The job queue of PostgreSQL deployments: graphile-worker on the application database, so any
@@ -36,6 +34,10 @@ import { linkSignals } from '../lifecycle/abort.js';
  * before the handler (a payload that fails there fails the job permanently, since retrying cannot
  * help); handlers get an AbortSignal that aborts as soon as `run` is asked to stop; graphile's
  * log lines go to our pino logger (its chatter at debug) instead of the console.
+ *
+ * graphile-worker and pg are loaded, and the pool made, on first use (`connection`), not at
+ * import: the queue factory imports this module wherever the app is composed, SQLite deployments
+ * included, and the two libraries would add to the start-up time of every CLI command.
  */
 export interface GraphileQueueOptions {
   /** postgres:// URL of the database that holds the queue. */
@@ -57,32 +59,40 @@ export interface GraphileQueueOptions {
 // (graphile's migrate takes no lock of its own). An arbitrary constant of this application.
 const SCHEMA_INSTALL_LOCK = 7_301_995_202_604_001n;
 
+/** The libraries and this queue's own pool, made together on first use. */
+interface Connection {
+  pg: PgModule;
+  graphile: typeof Graphile;
+  pool: pg.Pool;
+  /** graphile's log lines, routed to our logger. */
+  logger: GraphileLogger;
+}
+
 export class GraphileJobQueue implements JobQueue {
   readonly kind = 'graphile-worker' as const;
 
   private readonly registry = new TaskRegistry();
-  private readonly pool: pg.Pool;
+  private readonly connectionString: string;
+  private readonly maxPoolSize: number;
   private readonly logger: Logger;
-  private readonly graphileLogger: GraphileLogger;
   private readonly schema: string;
   private readonly concurrency: number;
   private readonly pollIntervalMs: number;
   private readonly defaultMaxAttempts: number;
   private readonly runs = new RunTracker();
+  private connecting: Promise<Connection> | undefined;
   private migrated: Promise<void> | undefined;
   private utils: Promise<WorkerUtils> | undefined;
   private closed = false;
 
   constructor(options: GraphileQueueOptions) {
     this.logger = options.logger.child({ component: 'job-queue' });
-    this.graphileLogger = toGraphileLogger(this.logger);
+    this.connectionString = options.connectionString;
+    this.maxPoolSize = options.maxPoolSize ?? 10;
     this.schema = options.schema ?? 'graphile_worker';
     this.concurrency = options.concurrency ?? 1;
     this.pollIntervalMs = options.pollIntervalMs ?? 2000;
     this.defaultMaxAttempts = checkMaxAttempts(options.defaultMaxAttempts ?? 5);
-    this.pool = new pg.Pool({ connectionString: options.connectionString, max: options.maxPoolSize ?? 10 });
-    // Idle clients that lose their connection emit 'error' on the pool; the next query reports it.
-    this.pool.on('error', (error) => this.logger.warn({ err: error }, 'an idle queue connection failed'));
   }
 
   register<P>(task: TaskDefinition<P>): void {
@@ -129,13 +139,17 @@ export class GraphileJobQueue implements JobQueue {
   async runUntilIdle(): Promise<void> {
     if (this.registry.names().length === 0) return;
     await this.migrate();
-    await this.runs.track(undefined, (signal) => runOnce(this.runnerOptions(signal, 1)));
+    const connection = await this.connection();
+    await this.runs.track(undefined, (signal) =>
+      connection.graphile.runOnce(this.runnerOptions(connection, signal, 1)),
+    );
   }
 
   async stats(): Promise<{ pending: number; running: number; failed: number }> {
     await this.migrate();
+    const { pg, pool } = await this.connection();
     // The public `jobs` view of graphile-worker 0.16 (its tables are `_private_*`).
-    const { rows } = await this.pool.query<{ pending: number; running: number; failed: number }>(
+    const { rows } = await pool.query<{ pending: number; running: number; failed: number }>(
       `select
          count(*) filter (where locked_at is null and attempts < max_attempts)::int as pending,
          count(*) filter (where locked_at is not null)::int as running,
@@ -155,7 +169,21 @@ export class GraphileJobQueue implements JobQueue {
       const utils = await this.utils.catch(() => undefined);
       await utils?.release();
     }
-    await this.pool.end();
+    // A queue that was never used never made its pool.
+    const connection = await this.connecting?.catch(() => undefined);
+    await connection?.pool.end();
+  }
+
+  private connection(): Promise<Connection> {
+    // A pool made after close would never be ended.
+    if (this.closed) return Promise.reject(new InternalError('QUEUE_CLOSED', 'the job queue is closed'));
+    this.connecting ??= Promise.all([loadPg(), import('graphile-worker')]).then(([pg, graphile]) => {
+      const pool = new pg.Pool({ connectionString: this.connectionString, max: this.maxPoolSize });
+      // Idle clients that lose their connection emit 'error' on the pool; the next query reports it.
+      pool.on('error', (error) => this.logger.warn({ err: error }, 'an idle queue connection failed'));
+      return { pg, graphile, pool, logger: toGraphileLogger(graphile, this.logger) };
+    });
+    return this.connecting;
   }
 
   private async runUntilAborted(signal: AbortSignal, concurrency: number): Promise<void> {
@@ -166,7 +194,8 @@ export class GraphileJobQueue implements JobQueue {
       return;
     }
     await this.migrate();
-    const runner = await runWorker(this.runnerOptions(signal, concurrency));
+    const connection = await this.connection();
+    const runner = await connection.graphile.run(this.runnerOptions(connection, signal, concurrency));
     let stopping: Promise<void> | undefined;
     const stop = () => {
       stopping ??= runner.stop().catch((error: unknown) => {
@@ -184,7 +213,7 @@ export class GraphileJobQueue implements JobQueue {
     }
   }
 
-  private runnerOptions(stopSignal: AbortSignal, concurrency: number): RunnerOptions {
+  private runnerOptions(connection: Connection, stopSignal: AbortSignal, concurrency: number): RunnerOptions {
     const events = new EventEmitter() as WorkerEvents;
     // graphile logs every failure alike (we map it to warn); the final one deserves an error.
     events.on('job:failed', ({ job, error }) => {
@@ -195,10 +224,10 @@ export class GraphileJobQueue implements JobQueue {
     });
     return {
       events,
-      pgPool: this.pool,
+      pgPool: connection.pool,
       schema: this.schema,
-      logger: this.graphileLogger,
-      taskList: this.taskList(stopSignal),
+      logger: connection.logger,
+      taskList: this.taskList(connection, stopSignal),
       concurrency,
       pollInterval: this.pollIntervalMs,
       // Our daemons handle signals themselves (core/lifecycle/signals.ts).
@@ -209,16 +238,17 @@ export class GraphileJobQueue implements JobQueue {
     };
   }
 
-  private taskList(stopSignal: AbortSignal): TaskList {
+  private taskList(connection: Connection, stopSignal: AbortSignal): TaskList {
     const list: TaskList = {};
     for (const task of this.registry.all()) {
       list[task.name] = (payload: unknown, helpers: JobHelpers) =>
-        this.runTask(task, payload, helpers, stopSignal);
+        this.runTask(connection.pg, task, payload, helpers, stopSignal);
     }
     return list;
   }
 
   private async runTask(
+    pg: PgModule,
     task: RegisteredTask,
     payload: unknown,
     helpers: JobHelpers,
@@ -254,9 +284,11 @@ export class GraphileJobQueue implements JobQueue {
 
   private workerUtils(): Promise<WorkerUtils> {
     if (!this.utils) {
-      const created = this.migrate().then(() =>
-        makeWorkerUtils({ pgPool: this.pool, schema: this.schema, logger: this.graphileLogger }),
-      );
+      const created = this.migrate()
+        .then(() => this.connection())
+        .then(({ graphile, pool, logger }) =>
+          graphile.makeWorkerUtils({ pgPool: pool, schema: this.schema, logger }),
+        );
       this.utils = created;
       // A failed start is not remembered: the next call tries again.
       created.catch(() => {
@@ -267,11 +299,12 @@ export class GraphileJobQueue implements JobQueue {
   }
 
   private async installSchema(): Promise<void> {
-    const client = await this.pool.connect();
+    const { graphile, pool, logger } = await this.connection();
+    const client = await pool.connect();
     try {
       await client.query('select pg_advisory_lock($1::bigint)', [SCHEMA_INSTALL_LOCK.toString()]);
       try {
-        await runMigrations({ pgPool: this.pool, schema: this.schema, logger: this.graphileLogger });
+        await graphile.runMigrations({ pgPool: pool, schema: this.schema, logger });
       } finally {
         await client.query('select pg_advisory_unlock($1::bigint)', [SCHEMA_INSTALL_LOCK.toString()]);
       }
@@ -286,8 +319,8 @@ export class GraphileJobQueue implements JobQueue {
  * connected, job completed) are routine for us and go to debug; a job failure that will be
  * retried is a warning, not an error.
  */
-function toGraphileLogger(logger: Logger): GraphileLogger {
-  return new GraphileLogger((scope: Parameters<LogFunctionFactory>[0]) => {
+function toGraphileLogger(graphile: typeof Graphile, logger: Logger): GraphileLogger {
+  return new graphile.Logger((scope: Parameters<LogFunctionFactory>[0]) => {
     const child = logger.child({
       ...(scope.workerId ? { workerId: scope.workerId } : {}),
       ...(scope.taskIdentifier ? { task: scope.taskIdentifier } : {}),

@@ -9,7 +9,6 @@ import { installStopSignals } from '../../core/lifecycle/signals.js';
 import { createLogger, type Logger } from '../../core/logger.js';
 import { differencesFound, registerAuditCompareCommand } from './audit-compare.commands.js';
 import type { CompareEngine } from './audit.ports.js';
-import { statusActionSchema } from './audit.schema.js';
 import type { AuditService } from './audit.service.js';
 import type { AuditRun, EntryKind, EntryList, SiteReport, SiteSummary } from './audit.types.js';
 
@@ -174,6 +173,8 @@ export function registerAuditCommands(program: Command, deps: AuditCommandDeps):
     .description('ready | halt | disable | act | dry')
     .option('--json', 'print JSON')
     .action(async (site: string, action: string, options: JsonOption) => {
+      // Imported here, not with the CLI: zod would add to every command's start-up time.
+      const { statusActionSchema } = await import('./audit.schema.js');
       const parsed = statusActionSchema.safeParse(action);
       if (!parsed.success)
         throw new InputError(

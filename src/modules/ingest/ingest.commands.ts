@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import cliProgress from 'cli-progress';
+import type { SingleBar } from 'cli-progress';
 import { InputError } from '../../core/errors.js';
 import { ExitCode } from '../../core/cli/exit-codes.js';
 import { formatTable, type Output } from '../../core/cli/output.js';
@@ -7,7 +7,6 @@ import { installStopSignals } from '../../core/lifecycle/signals.js';
 import { createLogger, type Logger } from '../../core/logger.js';
 import type { IngestService } from './ingest.service.js';
 import type { ParsedName, PassResult, ProgressListener, RunDetail, RunPage } from './ingest.types.js';
-import { parseName } from './name.parser.js';
 
 export interface IngestCommandDeps {
   service: () => Promise<IngestService>;
@@ -35,14 +34,16 @@ function parseCount(value: string, what: string): number {
 }
 
 /** A progress bar on a TTY for long work, nothing otherwise (never with --json). */
-function progress(
+async function progress(
   deps: IngestCommandDeps,
   json: boolean,
   unit: string,
-): { listener?: ProgressListener; stop(): void } {
+): Promise<{ listener?: ProgressListener; stop(): void }> {
   const stream = deps.progressStream ?? process.stderr;
   if (json || !stream.isTTY) return { stop: () => undefined };
-  let bar: cliProgress.SingleBar | undefined;
+  // Imported only when a bar is drawn, not with the CLI (start-up time of every command).
+  const { default: cliProgress } = await import('cli-progress');
+  let bar: SingleBar | undefined;
   return {
     listener: (done, total) => {
       if (total === 0) return;
@@ -175,7 +176,7 @@ export function registerIngestCommands(program: Command, deps: IngestCommandDeps
     .option('--json', 'print JSON')
     .action(async (options: JsonOption) => {
       const service = await deps.service();
-      const bar = progress(deps, options.json === true, 'files');
+      const bar = await progress(deps, options.json === true, 'files');
       let result: PassResult;
       try {
         result = await service.runPass({ onProgress: bar.listener });
@@ -231,7 +232,9 @@ export function registerIngestCommands(program: Command, deps: IngestCommandDeps
       '--timezone <zone>',
       'zone of the times in the name (default: ingest.timezone, else Europe/Zurich)',
     )
-    .action((name: string, options: JsonOption & { timezone?: string }) => {
+    .action(async (name: string, options: JsonOption & { timezone?: string }) => {
+      // Imported here, not with the CLI: luxon would add to every command's start-up time.
+      const { parseName } = await import('./name.parser.js');
       const zone = options.timezone ?? deps.timezone?.() ?? DEFAULT_TIMEZONE;
       out(options).result(parseName(name, zone), renderName);
     });
@@ -242,7 +245,7 @@ export function registerIngestCommands(program: Command, deps: IngestCommandDeps
     .option('--json', 'print JSON')
     .action(async (options: JsonOption) => {
       const service = await deps.service();
-      const bar = progress(deps, options.json === true, 'run directories');
+      const bar = await progress(deps, options.json === true, 'run directories');
       try {
         const result = await service.rebuild({ onProgress: bar.listener });
         bar.stop();

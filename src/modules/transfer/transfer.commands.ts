@@ -7,7 +7,6 @@ import { createLogger, type Logger } from '../../core/logger.js';
 import { TarArchiver } from './archive.adapter.js';
 import { NodeFileHasher, type FileHasher } from './checksum.adapter.js';
 import type { Archiver } from './transfer.ports.js';
-import { exposureSchema, nightSchema, stageSchema } from './transfer.schema.js';
 import type { TransferService } from './transfer.service.js';
 import type {
   ArchiveResult,
@@ -39,6 +38,12 @@ export interface TransferCommandDeps {
 interface JsonOption {
   json?: boolean;
 }
+
+/**
+ * The argument schemas, imported by the commands that check arguments rather than with the CLI:
+ * zod and luxon would add to the start-up time of every command, `--version` included.
+ */
+const argumentSchemas = () => import('./transfer.schema.js');
 
 function checked<T>(
   schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } },
@@ -249,6 +254,7 @@ export function registerTransferCommands(program: Command, deps: TransferCommand
     .action(async (options: JsonOption & { stream?: string; night?: string; nights: string }) => {
       if (!/^\d{1,6}$/.test(options.nights))
         throw new InputError('TRANSFER_BAD_ARGUMENT', `--nights must be a number, got "${options.nights}"`);
+      const { nightSchema } = await argumentSchemas();
       const night = options.night === undefined ? undefined : checked(nightSchema, options.night, 'night');
       const rows = await (
         await service()
@@ -271,6 +277,7 @@ export function registerTransferCommands(program: Command, deps: TransferCommand
         stage: string,
         options: JsonOption & { failure?: boolean },
       ) => {
+        const { nightSchema, exposureSchema, stageSchema } = await argumentSchemas();
         const rows = await (
           await service()
         ).setStatus({
@@ -290,6 +297,7 @@ export function registerTransferCommands(program: Command, deps: TransferCommand
     .option('--dry-run', 'list what changed at the source and change nothing')
     .option('--json', 'print JSON')
     .action(async (stream: string, night: string, options: JsonOption & { dryRun?: boolean }) => {
+      const { nightSchema } = await argumentSchemas();
       const result = await (
         await service()
       ).catchup(stream, checked(nightSchema, night, 'night'), { dryRun: options.dryRun === true });
@@ -303,6 +311,7 @@ export function registerTransferCommands(program: Command, deps: TransferCommand
     .option('--dry-run', 'say what would be archived and change nothing')
     .option('--json', 'print JSON')
     .action(async (stream: string, night: string, options: JsonOption & { dryRun?: boolean }) => {
+      const { nightSchema } = await argumentSchemas();
       const result = await (
         await service()
       ).archive(stream, checked(nightSchema, night, 'night'), { dryRun: options.dryRun === true });
