@@ -1,25 +1,68 @@
 /**
  * `npm run bench -- audit-list`: a 200,000-file, 20,000-directory tree (env
  * CUSTODIAN_BENCH_AUDIT_LIST_FILES sets the files; directories are a tenth of them) served by a
- * local xrootd (test/helpers/xrootd.ts), listed by Custodian's XrootdLister (8 long-lived xrdfs
- * sessions, one `ls -l` per directory) against the anchor `xrdfs root://… ls -R -l /store/mc`,
- * one process, in the same run. The anchor gets `-l` so that both produce the same information
- * (sizes and times, which the audit needs). Each is timed ROUNDS times, alternating who goes
- * first; medians are compared, and both must report the same number of entries.
+ * local xrootd (test/helpers/xrootd.ts), listed by Custodian's XrootdLister (concurrency 8;
+ * long-lived xrdfs sessions, `ls -R -l` per subtree) against the anchor `xrdfs root://… ls -R -l
+ * /store/mc`, one process, in the same run. The anchor gets `-l` so that both produce the same
+ * information (sizes and times, which the audit needs). Each is timed ROUNDS times (env
+ * CUSTODIAN_BENCH_AUDIT_LIST_ROUNDS, default 3), alternating who goes first; medians are compared,
+ * and both must report the same number of entries. CUSTODIAN_BENCH_AUDIT_LIST_SUBTREES sets the
+ * lister's subtreeSessions.
+ *
+ * Diagnostics (medians, CPU seconds): `anchor_cpu` and `custodian_cpu` split each side's CPU into
+ * xrdfs (the children this process reaped meanwhile), the xrootd server, and this process (for the
+ * anchor: reading its output); with `cpus`, they tell whether a side is CPU-bound.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { startXrootd } from '../test/helpers/xrootd.js';
 import { XrootdLister } from '../src/modules/audit/xrootd.lister.js';
 
-const ROUNDS = 3;
 const CONCURRENCY = 8;
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
+/** CPU seconds of a process (utime + stime, or with `children`, cutime + cstime) from /proc. */
+function procCpu(pid: number | 'self', children = false): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const at = children ? 13 : 11;
+  return (Number(fields[at]) + Number(fields[at + 1])) / 100;
+}
+
+interface CpuSplit {
+  xrdfs: number;
+  server: number;
+  node: number;
+}
+
+/** Runs `body`, and measures the CPU it cost each party. */
+async function measured(serverPid: number, body: () => Promise<void>): Promise<CpuSplit> {
+  const server = procCpu(serverPid);
+  const xrdfs = procCpu('self', true);
+  const node = process.cpuUsage();
+  await body();
+  const used = process.cpuUsage(node);
+  return {
+    xrdfs: procCpu('self', true) - xrdfs,
+    server: procCpu(serverPid) - server,
+    node: (used.user + used.system) / 1e6,
+  };
+}
+
+function medianSplit(splits: CpuSplit[]): CpuSplit {
+  const round = (n: number) => Number(n.toFixed(2));
+  return {
+    xrdfs: round(median(splits.map((s) => s.xrdfs))),
+    server: round(median(splits.map((s) => s.server))),
+    node: round(median(splits.map((s) => s.node))),
+  };
 }
 
 /** `store/mc/aNNN/bNNN/fN.root`: √D first-level directories, the rest below them, files spread evenly. */
@@ -67,11 +110,20 @@ export async function run(): Promise<object> {
   const wanted = Number(process.env.CUSTODIAN_BENCH_AUDIT_LIST_FILES ?? 200_000);
   if (!Number.isInteger(wanted) || wanted < 10)
     throw new Error('CUSTODIAN_BENCH_AUDIT_LIST_FILES must be a whole number ≥ 10');
+  const rounds = Number(process.env.CUSTODIAN_BENCH_AUDIT_LIST_ROUNDS ?? 3);
+  if (!Number.isInteger(rounds) || rounds < 1)
+    throw new Error('CUSTODIAN_BENCH_AUDIT_LIST_ROUNDS must be a whole number ≥ 1');
+  const subtrees = process.env.CUSTODIAN_BENCH_AUDIT_LIST_SUBTREES;
+  const subtreeSessions = subtrees === undefined ? undefined : Number(subtrees);
+  if (subtreeSessions !== undefined && !(Number.isInteger(subtreeSessions) && subtreeSessions >= 1))
+    throw new Error('CUSTODIAN_BENCH_AUDIT_LIST_SUBTREES must be a whole number ≥ 1');
   const dir = path.resolve('.bench-work', `audit-list-${randomBytes(4).toString('hex')}`);
   const root = path.join(dir, 'site');
   fs.mkdirSync(path.join(root, 'store'), { recursive: true, mode: 0o755 });
   const custodian: number[] = [];
   const anchors: number[] = [];
+  const custodianCpu: CpuSplit[] = [];
+  const anchorCpu: CpuSplit[] = [];
   let tree = { files: 0, directories: 0 };
   const server = await (async () => {
     tree = createTree(path.join(root, 'store'), wanted);
@@ -84,14 +136,23 @@ export async function run(): Promise<object> {
     const url = server.url('/store');
     const entries = tree.files + tree.directories;
     const timeAnchor = async (): Promise<void> => {
-      const result = await anchor(`root://127.0.0.1:${server.port}`);
+      let result = { seconds: 0, lines: 0 };
+      const cpu = await measured(server.pid, async () => {
+        result = await anchor(`root://127.0.0.1:${server.port}`);
+      });
       anchors.push(result.seconds);
+      anchorCpu.push(cpu);
       if (result.lines !== entries)
         throw new Error(`anchor listed ${result.lines} entries, expected ${entries}`);
     };
-    const timeCustodian = async (): Promise<void> => {
+    const timeCustodian = (): Promise<void> =>
+      measured(server.pid, listCustodian).then((cpu) => {
+        custodianCpu.push(cpu);
+      });
+    const listCustodian = async (): Promise<void> => {
       const t0 = process.hrtime.bigint();
-      const result = await new XrootdLister(url).list({
+      const lister = new XrootdLister(url, subtreeSessions === undefined ? {} : { subtreeSessions });
+      const result = await lister.list({
         directories: ['mc'],
         dumpFile: path.join(dir, 'listing.tsv'),
         concurrency: CONCURRENCY,
@@ -108,7 +169,7 @@ export async function run(): Promise<object> {
           `custodian listing differs: ${JSON.stringify({ ...result, unlisted: result.unlisted.slice(0, 3) })}`,
         );
     };
-    for (let round = 0; round < ROUNDS; round++) {
+    for (let round = 0; round < rounds; round++) {
       if (round % 2 === 0) {
         await timeAnchor();
         await timeCustodian();
@@ -131,5 +192,12 @@ export async function run(): Promise<object> {
     custodian_s: Number(custodianS.toFixed(3)),
     anchor_s: Number(anchorS.toFixed(3)),
     ratio: Number((custodianS / anchorS).toFixed(2)),
+    rounds: {
+      custodian_s: custodian.map((s) => Number(s.toFixed(2))),
+      anchor_s: anchors.map((s) => Number(s.toFixed(2))),
+    },
+    cpus: os.availableParallelism(),
+    anchor_cpu: medianSplit(anchorCpu),
+    custodian_cpu: medianSplit(custodianCpu),
   };
 }

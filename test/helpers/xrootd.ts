@@ -14,6 +14,8 @@ import { hasProgram } from './environment.js';
  */
 export interface TestXrootd {
   port: number;
+  /** The server process (benchmarks read its CPU time from /proc). */
+  pid: number;
   /** `root://127.0.0.1:port//store` for `/store`. */
   url(exportedPath: string): string;
   /** The server's log so far. */
@@ -157,6 +159,7 @@ async function startOnce(dir: string, root: string, exports: readonly string[]):
   let stopped: Promise<void> | undefined;
   return {
     port,
+    pid: serverPid,
     url: (exportedPath) => `root://127.0.0.1:${port}/${exportedPath}`,
     log,
     stop: () =>

@@ -228,6 +228,31 @@ describe('walkSite', () => {
     assert.equal(result.files, 1);
   });
 
+  it('takes subdirectories listed ahead (below) instead of listing them, checks them, lists the rest', async () => {
+    const calls: string[] = [];
+    const base = fake(SITE);
+    // /store/mc comes with its subtree, except /store/mc/y; /store/mc/x/deep holds a bad name.
+    const below = new Map(SITE);
+    below.delete('/store/mc/y');
+    below.set('/store/mc/x/deep', [{ path: '/store/mc/x/deep/a\nb', size: 1, directory: false }]);
+    const ahead: ListDirectory = async (dir, signal) => {
+      calls.push(dir);
+      const listing = await base(dir, signal);
+      return dir === '/store/mc' ? { ...listing, below } : listing;
+    };
+    const opts = options(ahead);
+    const result = await walkSite(opts);
+    assert.deepEqual(calls.sort(), ['/store/data', '/store/mc', '/store/mc/y']);
+    assert.equal(result.unlisted.length, 1);
+    assert.equal(result.unlisted[0]?.path, '/store/mc/x/deep');
+    assert.match(result.unlisted[0]?.reason ?? '', /control character/);
+    assert.deepEqual(
+      dumpLines(opts.dumpFile),
+      FULL.filter((line) => line !== '/store/mc/x/deep/d.root\t6\t1000'),
+    );
+    assert.deepEqual({ files: result.files, directories: result.directories }, { files: 6, directories: 4 });
+  });
+
   it('rejects with the abort reason when the caller aborts, and leaves nothing running', async () => {
     const controller = new AbortController();
     let active = 0;

@@ -6,7 +6,9 @@
  *
  * Memory does not grow with the site's files: entries go to the dump file as each directory is
  * listed, through a write stream whose backpressure holds the workers back; only the queue of
- * directories still to list is kept.
+ * directories still to list is kept. A lister that lists a whole subtree at once hands it over
+ * with the directory (`below`): it is checked directory by directory and written at once, and
+ * its directories are not queued.
  */
 import { once, setMaxListeners } from 'node:events';
 import fs from 'node:fs';
@@ -17,6 +19,13 @@ import { hasControlCharacter } from './storage-url.parser.js';
 /** The children of one directory, with site paths (`/store/mc/a.root`, no trailing slash). */
 export interface DirectoryListing {
   entries: DumpEntry[];
+  /**
+   * Children of directories below this one, already listed (one recursive listing gives a whole
+   * subtree), by directory. The walk takes a subdirectory's children from here instead of listing
+   * it, checks them the same way, and writes the subtree at once; a subdirectory missing here is
+   * listed as usual.
+   */
+  below?: ReadonlyMap<string, readonly DumpEntry[]>;
 }
 
 /** Lists one directory (its site path); must give up when `signal` aborts. */
@@ -137,7 +146,16 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-type Outcome = { ok: true; entries: DumpEntry[] } | { ok: false; reason: string };
+type Outcome = { ok: true; listing: DirectoryListing } | { ok: false; reason: string };
+
+/** Why `entries` cannot be the children of `directory` (or undefined). */
+function listingProblem(directory: string, entries: readonly DumpEntry[]): string | undefined {
+  for (const entry of entries) {
+    const problem = entryProblem(directory, entry);
+    if (problem !== undefined) return problem;
+  }
+  return undefined;
+}
 
 /**
  * Lists everything under `roots`, streaming entries to `dumpFile` (overwritten). Rejects only
@@ -228,19 +246,40 @@ export async function walkSite(options: WalkOptions): Promise<ListingResult> {
         await sleep(Math.min(backoff.maxMs, backoff.initialMs * 2 ** n), walk.signal);
         continue;
       }
-      for (const entry of listing.entries) {
-        const problem = entryProblem(directory, entry);
-        if (problem !== undefined) return { ok: false, reason: problem };
-      }
-      return { ok: true, entries: listing.entries };
+      const problem = listingProblem(directory, listing.entries);
+      return problem === undefined ? { ok: true, listing } : { ok: false, reason: problem };
     }
   };
 
-  const write = async (entries: DumpEntry[]): Promise<void> => {
-    if (entries.length === 0) return;
+  /**
+   * Writes a listed directory's entries, and those of the directories below it the listing holds
+   * (each checked like a listing of its own); queues the other subdirectories.
+   */
+  const accept = async (listing: DirectoryListing): Promise<void> => {
+    const { below } = listing;
     let chunk = '';
-    for (const entry of entries) chunk += formatDumpLine(entry);
-    if (!stream.write(chunk)) await once(stream, 'drain', { signal: walk.signal });
+    const pending: Array<readonly DumpEntry[]> = [listing.entries];
+    for (let entries = pending.pop(); entries !== undefined; entries = pending.pop()) {
+      for (const entry of entries) {
+        chunk += formatDumpLine(entry);
+        if (!entry.directory) {
+          files++;
+          bytes += entry.size;
+          continue;
+        }
+        directories++;
+        const subdirectory = entry.path.endsWith('/') ? entry.path.replace(/\/+$/, '') : entry.path;
+        const children = below?.get(subdirectory);
+        if (children === undefined) {
+          queue.push(subdirectory);
+          continue;
+        }
+        const problem = listingProblem(subdirectory, children);
+        if (problem === undefined) pending.push(children);
+        else unlisted.push({ path: subdirectory, reason: problem });
+      }
+    }
+    if (chunk !== '' && !stream.write(chunk)) await once(stream, 'drain', { signal: walk.signal });
   };
 
   const next = async (): Promise<string | undefined> => {
@@ -280,16 +319,7 @@ export async function walkSite(options: WalkOptions): Promise<ListingResult> {
       try {
         const outcome = await listWithRetries(directory);
         if (outcome.ok) {
-          await write(outcome.entries);
-          for (const entry of outcome.entries) {
-            if (entry.directory) {
-              directories++;
-              queue.push(entry.path.replace(/\/+$/, ''));
-            } else {
-              files++;
-              bytes += entry.size;
-            }
-          }
+          await accept(outcome.listing);
         } else {
           unlisted.push({ path: directory, reason: outcome.reason });
         }

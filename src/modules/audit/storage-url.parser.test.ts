@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { InputError } from '../../core/errors.js';
 import {
+  XrdfsSubtreeReader,
   hasControlCharacter,
   parseFindRecords,
   parseStorageUrl,
@@ -326,6 +327,155 @@ describe('parseXrdfsListLine', () => {
         if (parsed.ok) assert.ok(parsed.path.startsWith('/') && Number.isSafeInteger(parsed.mtime));
       }),
     );
+  });
+  it('property: lines near the 5.x format read exactly as the long-format expression says', () => {
+    // The reading is hand-written for speed; this expression is its specification.
+    const LONG =
+      /^([-d])[-rwxsStTl]{9} +\S+ +\S+ +(\d+) (\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) (\/.*)$/s;
+    const expected = (line: string) => {
+      const match = LONG.exec(line);
+      if (!match) return undefined;
+      const [, type, size = '', ...rest] = match;
+      const path = rest.pop() ?? '';
+      const [year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0] = rest.map(Number);
+      const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+      const valid =
+        year >= 1000 && month >= 1 && month <= 12 && day >= 1 && hour <= 23 && minute <= 59 && second <= 59;
+      if (!valid || date.getUTCDate() !== day || !Number.isSafeInteger(Number(size))) return { ok: false };
+      return { ok: true, path, size: Number(size), mtime: date.getTime() / 1000, directory: type === 'd' };
+    };
+    const pick = (chars: string, min: number, max: number) =>
+      fc.array(fc.constantFrom(...chars), { minLength: min, maxLength: max }).map((a) => a.join(''));
+    /** Mostly `good`, sometimes `bad`: most lines are valid, each part can break. */
+    const mostly = (good: fc.Arbitrary<string>, bad: fc.Arbitrary<string>) =>
+      fc.oneof({ arbitrary: good, weight: 12 }, { arbitrary: bad, weight: 1 });
+    const number = (min: number, max: number, width: number) =>
+      fc.integer({ min, max }).map((n) => String(n).padStart(width, '0'));
+    const line = fc
+      .tuple(
+        mostly(fc.constantFrom('-', 'd'), fc.constantFrom('l', ' ', 'D')),
+        mostly(pick('-rwxsStTl', 9, 9), pick('-rwx? ', 0, 10)),
+        mostly(pick(' ', 1, 3), fc.constant('')),
+        mostly(pick('abcXYZ019_-.', 1, 8), fc.string({ maxLength: 6 })),
+        mostly(pick(' ', 1, 3), fc.constant('')),
+        mostly(pick('abcXYZ019_-.', 1, 8), fc.constantFrom('ü', 'a\u00a0b', '\u2028')),
+        mostly(pick(' ', 1, 3), fc.constant('')),
+        mostly(pick('0123456789', 1, 17), fc.constantFrom('12a', '', '99999999999999999999')),
+        mostly(fc.constant(' '), fc.constantFrom('  ', '')),
+        mostly(number(1000, 2200, 4), fc.constantFrom('0999', '12', '20x4')),
+        mostly(fc.constant('-'), fc.constant('/')),
+        mostly(number(1, 12, 2), fc.constantFrom('00', '13', '1')),
+        fc.constant('-'),
+        mostly(number(1, 31, 2), fc.constantFrom('00', '32', '1 ')),
+        mostly(fc.constant(' '), fc.constant('T')),
+        mostly(number(0, 23, 2), fc.constantFrom('24', '-1')),
+        fc.constant(':'),
+        mostly(number(0, 59, 2), fc.constant('60')),
+        fc.constant(':'),
+        mostly(number(0, 59, 2), fc.constantFrom('60', '5')),
+        mostly(fc.constant(' '), fc.constant('  ')),
+        mostly(fc.constant('/'), fc.constant('x/')),
+        fc.string({ maxLength: 12 }),
+      )
+      .map((parts) => parts.join(''));
+    fc.assert(
+      fc.property(line, (text) => {
+        const want = expected(text);
+        const got = parseXrdfsListLine(text, 'utc');
+        if (want === undefined || !want.ok) assert.equal(got.ok, false, text);
+        else assert.deepEqual(got, want, text);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
+
+describe('XrdfsSubtreeReader', () => {
+  const line = (type: string, size: number, path: string) =>
+    `${type}rw-r--r-- root root ${size} 2026-11-22 15:05:39 ${path}\n`;
+  const subtree = [
+    line('d', 4096, '/data/store/mc/a/x'),
+    line('d', 4096, '/data/store/mc/a/empty'),
+    line('-', 7, '/data/store/mc/a/f.root'),
+    line('-', 8, '/data/store/mc/a/x/g.root'),
+    line('d', 4096, '/data/store/mc/a/x/y'),
+    line('-', 9, '/data/store/mc/a/x/y/h.root'),
+  ].join('');
+  const entry = (path: string, size: number, directory = false) => ({
+    path,
+    size,
+    mtime: 1795359939,
+    directory,
+  });
+  const mapping = { storage: '/data/store', site: '/store' };
+
+  it('groups what ls -R printed by directory, in site paths, empty directories included', () => {
+    const reader = new XrdfsSubtreeReader('/data/store/mc/a', 100, mapping);
+    assert.equal(reader.push(subtree), true);
+    assert.deepEqual(reader.finish(), {
+      ok: true,
+      entries: 6,
+      listings: new Map([
+        [
+          '/store/mc/a',
+          [
+            entry('/store/mc/a/x', 0, true),
+            entry('/store/mc/a/empty', 0, true),
+            entry('/store/mc/a/f.root', 7),
+          ],
+        ],
+        ['/store/mc/a/x', [entry('/store/mc/a/x/g.root', 8), entry('/store/mc/a/x/y', 0, true)]],
+        ['/store/mc/a/empty', []],
+        ['/store/mc/a/x/y', [entry('/store/mc/a/x/y/h.root', 9)]],
+      ]),
+    });
+  });
+
+  it('property: the pieces the output arrives in do not matter', () => {
+    const lines = subtree.split(/(?<=\n)/);
+    const whole = new XrdfsSubtreeReader('/data/store/mc/a', 100, mapping);
+    whole.push(subtree);
+    const expected = whole.finish();
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: lines.length }), { maxLength: 4 }), (cuts) => {
+        const reader = new XrdfsSubtreeReader('/data/store/mc/a', 100, mapping);
+        let from = 0;
+        for (const cut of [...cuts.sort((a, b) => a - b), lines.length]) {
+          reader.push(lines.slice(from, Math.max(from, cut)).join(''));
+          from = Math.max(from, cut);
+        }
+        assert.deepEqual(reader.finish(), expected);
+      }),
+    );
+  });
+
+  it('fails on a partial result, an entry outside the directory, an orphan entry, or garbage', () => {
+    const failure = (text: string) => {
+      const reader = new XrdfsSubtreeReader('/data/store/mc/a', 100, mapping);
+      reader.push(text);
+      const result = reader.finish();
+      assert.equal(result.ok, false, text);
+      return result.ok ? '' : result.reason;
+    };
+    const partial = '[!] Some of the requests failed. The result may be incomplete.\n';
+    assert.equal(failure(`${partial}${subtree}`), partial.trim());
+    assert.equal(failure(`${subtree}${partial}`), partial.trim());
+    assert.equal(new XrdfsSubtreeReader('/data/store/mc/a', 100).push(partial), false);
+    assert.match(failure(line('-', 1, '/data/store/mc/ab/f')), /outside \/data\/store\/mc\/a/);
+    assert.match(failure(line('-', 1, '/data/store/mc/a/q/f')), /entries of \/store\/mc\/a\/q alone/);
+    assert.match(failure('[ERROR] Server responded with an error: [3010] denied\0\n\n'), /\[3010\] denied/);
+    assert.match(failure('garbage\n'), /unexpected line/);
+    // The reader, unlike a failure, still gives ok for nothing at all: an empty directory.
+    const empty = new XrdfsSubtreeReader('/data/store/mc/a', 100, mapping);
+    assert.equal(empty.push(''), true);
+    assert.deepEqual(empty.finish(), { ok: true, entries: 0, listings: new Map([['/store/mc/a', []]]) });
+  });
+
+  it('gives up beyond maxEntries, as too large', () => {
+    const reader = new XrdfsSubtreeReader('/data/store/mc/a', 5, mapping);
+    assert.equal(reader.push(subtree), false);
+    assert.equal(reader.tooLarge, true);
+    assert.deepEqual(reader.finish(), { ok: false, reason: 'more than 5 entries', tooLarge: true });
   });
 });
 

@@ -1,32 +1,46 @@
 /**
  * SiteLister for `root://host[:port]//path` sites, on the real `xrdfs` client. Sessions are
- * long-lived: `concurrency` interactive `xrdfs root://host:port` processes, each fed one
- * `ls -l <dir>` at a time on stdin, so a listing of thousands of directories starts a handful of
- * processes, not one per directory.
+ * long-lived: up to `concurrency` interactive `xrdfs root://host:port` processes, each fed one
+ * command at a time on stdin, so a listing of any size starts a handful of processes, not one per
+ * directory or subtree.
  *
  * How xrdfs 5.5 behaves without a terminal (found by experiment): it still prints its prompt
  * `[host:port] / > ` on stdout, then echoes the command line it read, then the answer, then the
- * next prompt; errors (`[ERROR] Server responded with an error: [3010] …`) go to stderr. So the
- * process runs under `sh -c 'exec xrdfs URL 2>&1'` (both streams in order on one pipe) and an
- * answer is what lies between the echoed line and the next prompt. TERM=dumb keeps readline from
- * wrapping a long echoed line (it scrolls it with carriage returns instead of newlines),
- * INPUTRC=/dev/null ignores the user's key bindings, HOME points to a scratch directory (xrdfs
- * writes its command history there) and TZ=UTC makes the printed times UTC whatever the client
- * version does with the zone. A session that times out, dies or answers out of turn is killed;
- * the next attempt starts a fresh one. Sessions are replaced after RECYCLE_AFTER commands, as
- * xrdfs keeps its history in memory.
+ * next prompt; errors (`[ERROR] Server responded with an error: [3010] …`, `[!] Some of the
+ * requests failed`) go to stderr. So the process runs under `sh -c 'exec xrdfs URL 2>&1'` (both
+ * streams in order on one pipe) and an answer is what lies between the echoed line and the next
+ * prompt. TERM=dumb keeps readline from wrapping a long echoed line (it scrolls it with carriage
+ * returns instead of newlines), INPUTRC=/dev/null ignores the user's key bindings, HOME points to
+ * a scratch directory (xrdfs writes its command history there) and TZ=UTC makes the printed times
+ * UTC whatever the client version does with the zone. A session that times out, dies or answers
+ * out of turn is killed; a fresh one replaces it. Sessions are replaced after `recycleAfter`
+ * commands, as xrdfs keeps its history in memory.
  *
- * Below the top-level directories, a directory the walk reaches is first listed whole with one
- * `xrdfs URL ls -R -l <dir>` process (xrdfs 5.5 sends all its requests at once over one
- * connection: far fewer round trips and far less CPU than one `ls -l` per directory). Its output
- * (one `ls -l` line per entry, full paths, no grouping) is kept per directory and handed to the
- * walk as it reaches each one, so streaming, halting, progress and the dump stay the walker's.
- * `ls -R` only reports a failure as `[!] Some of the requests failed` (no path, exit status 0):
- * any line that is not an entry, a non-zero exit or running past half the attempt's bound discards
- * the whole subtree's output, and that subtree is then listed one directory at a time through the
- * sessions, which name each unlisted directory and its reason, with the walker's retries.
- * Memory stays bounded: a subtree with more than CHUNK_MAX_ENTRIES entries is abandoned (its
- * children are tried instead), and no subtree is started while CACHE_MAX_ENTRIES are held.
+ * Below the top-level directories, a directory the walk reaches is listed whole with `ls -R -l
+ * <dir>` in a session (xrdfs 5.5 pipelines the requests of a level over its connection: far fewer
+ * round trips and far less CPU than one `ls -l` per directory), at most `subtreeSessions` at once.
+ * The answer is parsed as it arrives (XrdfsSubtreeReader) and handed to the walk with the
+ * directory (`below`), which checks and writes the whole subtree at once: memory holds only the
+ * subtrees being read, and the dump is written while other subtrees are still listed.
+ * `ls -R` reports a failure only as `[!] Some of the requests failed` (no path, and the directory
+ * it could not read looks empty): any line that is not an entry below the directory, a dead
+ * session or running past half the attempt's bound discards the subtree, which is then listed one
+ * directory at a time with `ls -l`, naming each unlisted directory and its reason, with the
+ * walker's retries. A subtree of more than CHUNK_MAX_ENTRIES entries is abandoned (its session
+ * ends) and its children are tried instead.
+ *
+ * Why sessions, not an `xrdfs URL ls -R` process per subtree (the previous design), measured on
+ * the 200,000-file bench on 2 CPUs: each spawn cost this process ~6 ms of CPU (0.9 s for 141
+ * subtrees), and every xrdfs start resolves the machine's own addresses by reverse DNS (a static
+ * initializer of libXrdUtils); with several starting at once a lost DNS packet costs the
+ * resolver's 5 s timeout, the "stalls when 8 processes connect". Sessions start once, and the pool
+ * gives a waiter whichever session is ready first, so a slow start delays nobody while another
+ * session is up. Why not the walk's breadth-first order over cached subtrees (also the previous
+ * design): it reached the 20,000 leaf directories only after every subtree was listed, leaving
+ * ~0.6 s of parsing and writing to the end and the whole tree in memory meanwhile. What remains is
+ * CPU: xrdfs formats each entry (~1.6 s for the tree, as for the anchor `xrdfs ls -R -l`), the
+ * server stats each entry (~1.1 s), this process parses and writes (~0.6 s); on 2 CPUs the
+ * listing cannot take less than half their sum.
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import fs from 'node:fs';
@@ -38,8 +52,8 @@ import type { ListOptions, SiteLister } from './audit.ports.js';
 import type { DumpEntry, ListingResult } from './audit.types.js';
 import { ListingError, walkSite, type DirectoryListing, type ListDirectory } from './site-walker.js';
 import {
+  XrdfsSubtreeReader,
   parseStorageUrl,
-  parseXrdfsListLine,
   parseXrdfsListing,
   parseXrdfsStat,
   quoteXrdfsArgument,
@@ -48,6 +62,7 @@ import {
   topLevelSitePath,
   xrootdEndpoint,
   type StorageLocation,
+  type SubtreeListing,
 } from './storage-url.parser.js';
 
 type RootLocation = Extract<StorageLocation, { scheme: 'root' }>;
@@ -57,6 +72,8 @@ export interface XrootdListerOptions {
   xrdfs?: string;
   /** Commands one session serves before it is replaced; default 10,000. */
   recycleAfter?: number;
+  /** Sessions that run `ls -R` at once (never more than the listing's concurrency); default 2 per CPU. */
+  subtreeSessions?: number;
 }
 
 /** `[host:port] / > `; the host may be `[::1]:1094`. */
@@ -66,13 +83,14 @@ const KILL_GRACE_MS = 2000;
 const LAST_OUTPUT = 400;
 /** Entries one `ls -R` may print before it is abandoned for its children (xrdfs holds them all too). */
 const CHUNK_MAX_ENTRIES = 100_000;
-/** Entries held for directories the walk has not reached; beyond it, no further `ls -R` starts. */
-const CACHE_MAX_ENTRIES = 400_000;
 /**
- * `ls -R` processes at once: with 8 fresh connections at once, xrdfs 5.5 against a local xrootd
- * often stalls about 5 s (measured; 4 never did), more than the listing itself.
+ * `ls -R` at once, unless set: each keeps an xrdfs formatting every entry and this process parsing
+ * it, so beyond about two per local CPU they only contend (2-CPU test machine: 3 or 4 fastest, 6
+ * and 8 no faster).
  */
-const SUBTREE_PROCESSES = 4;
+function defaultSubtreeSessions(): number {
+  return 2 * os.availableParallelism();
+}
 
 function abortReason(signal: AbortSignal): Error {
   const reason: unknown = signal.reason;
@@ -84,32 +102,28 @@ function tail(text: string): string {
   return trimmed.length > LAST_OUTPUT ? `…${trimmed.slice(-LAST_OUTPUT)}` : trimmed || '(no output)';
 }
 
-/** Whether the chunks, taken together, end with `suffix`. */
-function endsWith(chunks: readonly Buffer[], suffix: Buffer): boolean {
-  let remaining = suffix.length;
-  for (let i = chunks.length - 1; i >= 0 && remaining > 0; i--) {
-    const chunk = chunks[i] as Buffer;
-    const take = Math.min(remaining, chunk.length);
-    if (suffix.compare(chunk, chunk.length - take, chunk.length, remaining - take, remaining) !== 0)
-      return false;
-    remaining -= take;
-  }
-  return remaining === 0;
-}
+/** Where an answer's text goes: kept whole for `run`, handed on line by line for `stream`. */
+type Sink = (text: string) => void;
 
 interface Pending {
-  resolve: (answer: string) => void;
+  resolve: () => void;
   reject: (error: Error) => void;
+  sink: Sink;
+  /** Whether the echoed command line has gone by. */
+  echoed: boolean;
 }
 
 /** One interactive xrdfs process. */
 export class XrdfsSession {
   private readonly child: ChildProcessByStdio<Writable, Readable, null>;
-  private chunks: Buffer[] = [];
-  /** `\n` and the prompt, as bytes, once known. */
-  private prompt: Buffer | undefined;
-  private promptText = '';
+  /** Before the first prompt, all output; then what follows the last newline of the answer. */
+  private buffer = '';
+  private promptText: string | undefined;
   private pending: Pending | undefined;
+  /** Output events so far: tells whether more arrived after a prompt-like ending. */
+  private received = 0;
+  /** The last two pieces of output, for the message when xrdfs dies. */
+  private recent: [string, string] = ['', ''];
   private exited: string | undefined;
   private readonly closed: Promise<void>;
   private readonly ready: Promise<void>;
@@ -125,12 +139,14 @@ export class XrdfsSession {
     this.child.on('error', () => undefined);
     this.closed = new Promise((resolve) => this.child.once('close', () => resolve()));
     this.ready = new Promise<void>((resolve, reject) => {
-      this.pending = { resolve: () => resolve(), reject };
+      this.pending = { resolve, reject, sink: () => undefined, echoed: true };
     });
     this.ready.catch(() => undefined);
-    this.child.stdout.on('data', (chunk: Buffer) => this.onData(chunk));
+    // The decoder keeps a character split between two reads whole.
+    this.child.stdout.setEncoding('utf8');
+    this.child.stdout.on('data', (text: string) => this.onData(text));
     this.child.once('close', (code, signal) => {
-      const output = Buffer.concat(this.chunks).toString('utf8');
+      const output = this.promptText === undefined ? this.buffer : this.recent.join('');
       this.exited = `xrdfs ${code === null ? `was killed by ${signal ?? 'a signal'}` : `exited with ${code}`}: ${tail(output)}`;
       const pending = this.pending;
       this.pending = undefined;
@@ -142,41 +158,53 @@ export class XrdfsSession {
     return this.exited === undefined;
   }
 
-  private onData(chunk: Buffer): void {
-    this.chunks.push(chunk);
-    if (this.prompt === undefined) {
+  private onData(text: string): void {
+    this.received++;
+    this.recent = [this.recent[1], text];
+    if (this.promptText === undefined) {
       // The first prompt: the last line printed before the first command (warnings may precede it).
-      const text = Buffer.concat(this.chunks).toString('utf8');
-      const last = text.slice(text.lastIndexOf('\n') + 1);
+      this.buffer += text;
+      const last = this.buffer.slice(this.buffer.lastIndexOf('\n') + 1);
       if (PROMPT.test(last)) {
         this.promptText = last;
-        this.prompt = Buffer.from(`\n${last}`);
-        this.chunks = [];
+        this.buffer = '';
         const pending = this.pending;
         this.pending = undefined;
-        pending?.resolve('');
-      } else if (text.length > 65536) {
+        pending?.resolve();
+      } else if (this.buffer.length > 65536) {
         this.kill();
       }
       return;
     }
-    if (this.pending === undefined) {
+    const pending = this.pending;
+    if (pending === undefined) {
       // Output out of turn: the session cannot be trusted to delimit answers any more.
       this.kill();
       return;
     }
-    if (!endsWith(this.chunks, this.prompt)) return;
+    let rest = this.buffer + text;
+    if (!pending.echoed) {
+      const echoEnd = rest.indexOf('\n');
+      if (echoEnd < 0) {
+        this.buffer = rest;
+        return;
+      }
+      rest = rest.slice(echoEnd + 1);
+      pending.echoed = true;
+    }
+    // Whole lines belong to the answer: the prompt that ends it has no newline.
+    const cut = rest.lastIndexOf('\n') + 1;
+    this.buffer = cut === 0 ? rest : rest.slice(cut);
+    if (cut > 0) pending.sink(rest.slice(0, cut));
+    if (this.buffer !== this.promptText) return;
     // The prompt is last, and xrdfs now waits for input; unless more arrives (a name that only
     // looked like a prompt), the answer is complete.
-    const count = this.chunks.length;
+    const mark = this.received;
     setImmediate(() => {
-      if (this.pending === undefined || this.chunks.length !== count) return;
-      const text = Buffer.concat(this.chunks).toString('utf8');
-      this.chunks = [];
-      const pending = this.pending;
+      if (this.pending !== pending || this.received !== mark) return;
+      this.buffer = '';
       this.pending = undefined;
-      const echoEnd = text.indexOf('\n');
-      pending.resolve(text.slice(echoEnd + 1, text.length - this.promptText.length));
+      pending.resolve();
     });
   }
 
@@ -186,13 +214,23 @@ export class XrdfsSession {
   }
 
   /** Runs one command line and resolves with its answer (stdout and stderr, the echoed line removed). */
-  run(command: string, signal: AbortSignal): Promise<string> {
+  async run(command: string, signal: AbortSignal): Promise<string> {
+    const parts: string[] = [];
+    await this.stream(command, signal, (text) => parts.push(text));
+    return parts.join('');
+  }
+
+  /**
+   * Runs one command line and hands its answer to `sink` as it arrives, in pieces of whole lines
+   * (the echoed line removed); resolves once the answer is complete.
+   */
+  stream(command: string, signal: AbortSignal, sink: Sink): Promise<void> {
     if (this.exited !== undefined) return Promise.reject(new ListingError(this.exited));
-    if (this.pending !== undefined || this.prompt === undefined) {
+    if (this.pending !== undefined || this.promptText === undefined) {
       return Promise.reject(new Error('xrdfs session is busy'));
     }
-    const answer = new Promise<string>((resolve, reject) => {
-      this.pending = { resolve, reject };
+    const answer = new Promise<void>((resolve, reject) => {
+      this.pending = { resolve, reject, sink, echoed: false };
     });
     this.commands++;
     this.child.stdin.write(`${command}\n`);
@@ -230,7 +268,7 @@ export class XrdfsSession {
   /** Asks xrdfs to exit; kills it if it has not within the grace period. */
   async close(): Promise<void> {
     if (this.exited === undefined) {
-      if (this.pending === undefined && this.prompt !== undefined) this.child.stdin.end('exit\n');
+      if (this.pending === undefined && this.promptText !== undefined) this.child.stdin.end('exit\n');
       else this.child.kill('SIGKILL');
       const timer = setTimeout(() => this.child.kill('SIGKILL'), KILL_GRACE_MS);
       await this.closed;
@@ -239,149 +277,127 @@ export class XrdfsSession {
   }
 }
 
-/** Idle sessions for reuse; the walker bounds how many are busy at once. */
+interface Waiter {
+  resolve: (session: XrdfsSession) => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * Up to `max` sessions, started when someone waits and none is idle. A waiter takes whichever
+ * session is free first, not the one started for it: a session slow to start (a lost DNS packet
+ * costs xrdfs 5 s at start-up on the test machine) delays nobody while others are up.
+ */
 class SessionPool {
   private readonly idle: XrdfsSession[] = [];
   private readonly all = new Set<XrdfsSession>();
+  private waiters: Waiter[] = [];
+  private starting = 0;
+  private closing = false;
 
   constructor(
     private readonly create: () => XrdfsSession,
     private readonly recycleAfter: number,
+    private readonly max: number,
+    /** A start that takes longer fails (xrdfs retries an unreachable host for minutes). */
+    private readonly startTimeoutMs: number,
   ) {}
 
-  async acquire(signal: AbortSignal): Promise<XrdfsSession> {
+  acquire(signal: AbortSignal): Promise<XrdfsSession> {
+    if (signal.aborted) return Promise.reject(abortReason(signal));
     for (;;) {
       const session = this.idle.pop();
       if (session === undefined) break;
-      if (session.alive) return session;
+      if (session.alive) return Promise.resolve(session);
       this.all.delete(session);
     }
+    return new Promise<XrdfsSession>((resolve, reject) => {
+      const onAbort = () => {
+        this.waiters = this.waiters.filter((other) => other !== waiter);
+        reject(abortReason(signal));
+      };
+      const waiter: Waiter = {
+        resolve: (session) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(session);
+        },
+        reject: (error) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.waiters.push(waiter);
+      this.fill();
+    });
+  }
+
+  /** Starts sessions ahead of demand (no more than `max` in all). */
+  warm(count: number): void {
+    while (this.all.size < Math.min(count, this.max)) this.spawn();
+  }
+
+  /** Starts sessions for the waiters no starting session will serve. */
+  private fill(): void {
+    while (!this.closing && this.waiters.length > this.starting && this.all.size < this.max) this.spawn();
+  }
+
+  private spawn(): void {
     const session = this.create();
     this.all.add(session);
-    try {
-      await session.start(signal);
-    } catch (e) {
+    this.starting++;
+    session.start(AbortSignal.timeout(this.startTimeoutMs)).then(
+      () => {
+        this.starting--;
+        this.offer(session);
+      },
+      (e: unknown) => {
+        this.starting--;
+        this.all.delete(session);
+        void session.close();
+        if (this.closing) return;
+        // Those waiting learn why, unless a session already up or starting can serve them.
+        if (this.all.size === 0) {
+          const waiters = this.waiters;
+          this.waiters = [];
+          const error = new ListingError(`xrdfs session did not start: ${coerceError(e).message}`);
+          for (const waiter of waiters) waiter.reject(error);
+        } else {
+          this.fill();
+        }
+      },
+    );
+  }
+
+  private offer(session: XrdfsSession): void {
+    if (this.closing) {
       this.all.delete(session);
-      await session.close();
-      if (signal.aborted) throw e;
-      throw new ListingError(`xrdfs session did not start: ${coerceError(e).message}`);
+      void session.close();
+      return;
     }
-    return session;
+    const waiter = this.waiters.shift();
+    if (waiter !== undefined) waiter.resolve(session);
+    else this.idle.push(session);
   }
 
   /** Back to the pool, or ended when it failed, died or served its share. */
   release(session: XrdfsSession, healthy: boolean): void {
     if (healthy && session.alive && session.commands < this.recycleAfter) {
-      this.idle.push(session);
+      this.offer(session);
       return;
     }
     this.all.delete(session);
     if (!healthy) session.kill();
     void session.close();
+    this.fill();
   }
 
   async closeAll(): Promise<void> {
+    this.closing = true;
     const sessions = [...this.all];
     this.all.clear();
     this.idle.length = 0;
     await Promise.all(sessions.map((session) => session.close()));
   }
-}
-
-type SubtreeOutcome =
-  | { kind: 'ok'; listings: Map<string, DumpEntry[]>; entries: number }
-  | { kind: 'failed'; reason: string }
-  | { kind: 'too-large' };
-
-/**
- * Runs `xrdfs URL ls -R -l <directory>` as its own process and groups what it printed by parent
- * directory (storage paths). Anything short of a clean, complete listing is `failed`.
- */
-function listSubtree(
-  program: string,
-  endpoint: string,
-  env: NodeJS.ProcessEnv,
-  directory: string,
-  timeoutMs: number,
-  signal: AbortSignal,
-): Promise<SubtreeOutcome> {
-  if (signal.aborted) return Promise.reject(abortReason(signal));
-  return new Promise<SubtreeOutcome>((resolve, reject) => {
-    // As for sessions, the shell only joins stderr (where `[!]` and `[ERROR]` go) to stdout.
-    const child = spawn(
-      '/bin/sh',
-      ['-c', 'exec "$0" "$@" 2>&1', program, endpoint, 'ls', '-R', '-l', directory],
-      {
-        env,
-        stdio: ['ignore', 'pipe', 'ignore'],
-      },
-    );
-    const prefix = `${directory}/`;
-    const listings = new Map<string, DumpEntry[]>([[directory, []]]);
-    const directories = new Set<string>([directory]);
-    let entries = 0;
-    let partial = '';
-    let outcome: SubtreeOutcome | undefined;
-    const settle = (value: SubtreeOutcome) => {
-      outcome ??= value;
-      child.kill('SIGKILL');
-    };
-    const onLine = (raw: string) => {
-      const line = raw.replace(/\r$/, '').replace(/\0/g, '');
-      if (line === '' || outcome !== undefined) return;
-      if (++entries > CHUNK_MAX_ENTRIES) return settle({ kind: 'too-large' });
-      // stderr's `[!]` may land inside a line of stdout when xrdfs flushes a full buffer.
-      if (/\[(ERROR|FATAL|!)\]/.test(line)) return settle({ kind: 'failed', reason: line });
-      const parsed = parseXrdfsListLine(line, 'utc');
-      if (!parsed.ok) return settle({ kind: 'failed', reason: line.startsWith('[') ? line : parsed.problem });
-      const slash = parsed.path.lastIndexOf('/');
-      const parent = parsed.path.slice(0, slash);
-      if (!parsed.path.startsWith(prefix) || slash === parsed.path.length - 1)
-        return settle({
-          kind: 'failed',
-          reason: `xrdfs listed ${JSON.stringify(parsed.path)} outside ${directory}`,
-        });
-      let siblings = listings.get(parent);
-      if (siblings === undefined) listings.set(parent, (siblings = []));
-      siblings.push({
-        path: parsed.path,
-        size: parsed.directory ? 0 : parsed.size,
-        mtime: parsed.mtime,
-        directory: parsed.directory,
-      });
-      if (parsed.directory) {
-        directories.add(parsed.path);
-        if (!listings.has(parsed.path)) listings.set(parsed.path, []);
-      }
-    };
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (text: string) => {
-      const lines = (partial + text).split('\n');
-      partial = lines.pop() ?? '';
-      for (const line of lines) onLine(line);
-    });
-    child.on('error', (error) => settle({ kind: 'failed', reason: error.message }));
-    const timer = setTimeout(
-      () => settle({ kind: 'failed', reason: `no answer within ${Math.round(timeoutMs / 1000)} s` }),
-      timeoutMs,
-    );
-    const onAbort = () => settle({ kind: 'failed', reason: 'aborted' });
-    signal.addEventListener('abort', onAbort, { once: true });
-    child.once('close', (code, killedBy) => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      if (signal.aborted) return reject(abortReason(signal));
-      onLine(partial);
-      if (outcome === undefined && code !== 0)
-        settle({ kind: 'failed', reason: `xrdfs ls -R exited with ${code ?? killedBy}` });
-      // A line whose parent was never listed as a directory means the output is not what it seems.
-      for (const parent of listings.keys()) {
-        if (!directories.has(parent))
-          settle({ kind: 'failed', reason: `xrdfs listed entries of ${parent} alone` });
-      }
-      resolve(outcome ?? { kind: 'ok', listings, entries });
-    });
-  });
 }
 
 /** A counting semaphore whose waiters give up when their signal aborts. */
@@ -413,39 +429,12 @@ class Slots {
   }
 }
 
-/** Listings from `ls -R` the walk has not reached yet, and the subtrees `ls -R` failed on. */
-class SubtreeCache {
-  private readonly listings = new Map<string, DumpEntry[]>();
-  private readonly failed = new Set<string>();
-  size = 0;
-
-  add(listings: Map<string, DumpEntry[]>, entries: number): void {
-    // A retried directory whose subtree was already held replaces its listings, not adds to them.
-    for (const directory of listings.keys()) this.size -= this.listings.get(directory)?.length ?? 0;
-    for (const [directory, children] of listings) this.listings.set(directory, children);
-    this.size += entries;
+/** Whether `directory` or one above it is in `subtrees`. */
+function inside(subtrees: ReadonlySet<string>, directory: string): boolean {
+  for (let at = directory; at !== ''; at = at.slice(0, at.lastIndexOf('/'))) {
+    if (subtrees.has(at)) return true;
   }
-
-  take(directory: string): DumpEntry[] | undefined {
-    const children = this.listings.get(directory);
-    if (children !== undefined) {
-      this.listings.delete(directory);
-      this.size -= children.length;
-    }
-    return children;
-  }
-
-  markFailed(directory: string): void {
-    this.failed.add(directory);
-  }
-
-  /** Whether `directory` or one above it is a subtree `ls -R` failed on. */
-  insideFailed(directory: string): boolean {
-    for (let at = directory; at !== ''; at = at.slice(0, at.lastIndexOf('/'))) {
-      if (this.failed.has(at)) return true;
-    }
-    return false;
-  }
+  return false;
 }
 
 export class XrootdLister implements SiteLister {
@@ -453,6 +442,7 @@ export class XrootdLister implements SiteLister {
   private readonly location: RootLocation;
   private readonly program: string;
   private readonly recycleAfter: number;
+  private readonly subtreeSessions: number;
 
   /** Throws InputError AUDIT_BAD_STORAGE for a malformed or non-root:// URL. */
   constructor(storage: string, options: XrootdListerOptions = {}) {
@@ -463,6 +453,7 @@ export class XrootdLister implements SiteLister {
     this.display = redactStorage(storage);
     this.program = options.xrdfs ?? 'xrdfs';
     this.recycleAfter = options.recycleAfter ?? 10_000;
+    this.subtreeSessions = Math.max(1, Math.floor(options.subtreeSessions ?? defaultSubtreeSessions()));
   }
 
   async list(options: ListOptions): Promise<ListingResult> {
@@ -485,37 +476,43 @@ export class XrootdLister implements SiteLister {
       HOME: home,
     };
     const endpoint = xrootdEndpoint(this.location);
-    const pool = new SessionPool(() => new XrdfsSession(this.program, endpoint, env), this.recycleAfter);
-    const cache = new SubtreeCache();
-    const slots = new Slots(Math.min(options.concurrency, SUBTREE_PROCESSES));
+    // Nonsense is refused by the walk, after the probe.
+    const concurrency = Number.isInteger(options.concurrency) ? Math.max(1, options.concurrency) : 1;
+    const subtreeSessions = Math.min(concurrency, this.subtreeSessions);
+    const pool = new SessionPool(
+      () => new XrdfsSession(this.program, endpoint, env),
+      this.recycleAfter,
+      concurrency,
+      Math.max(1, options.timeoutSeconds) * 1000,
+    );
+    // Subtrees `ls -R` failed on: below them, directories are listed one at a time.
+    const failed = new Set<string>();
+    const slots = new Slots(subtreeSessions);
     const topLevel = new Set(roots.map((root) => root.replace(/\/+$/, '')));
     // Half the attempt's bound: a subtree that fails late still leaves time for its own `ls -l`.
     const subtreeTimeoutMs = (options.timeoutSeconds * 1000) / 2;
     try {
+      // The sessions the subtrees need start while the probe runs.
+      pool.warm(subtreeSessions);
       await this.probe(pool, options);
       const listDirectory: ListDirectory = async (sitePath, signal) => {
-        const storagePath = toStoragePath(this.location, sitePath);
-        const cached = cache.take(storagePath);
-        if (cached !== undefined) return { entries: cached.map((entry) => this.toSite(entry)) };
-        if (!topLevel.has(sitePath) && cache.size < CACHE_MAX_ENTRIES && !cache.insideFailed(storagePath)) {
-          let outcome: SubtreeOutcome;
+        if (!topLevel.has(sitePath) && !inside(failed, sitePath)) {
+          let outcome: SubtreeListing;
           try {
             await slots.acquire(signal);
             try {
-              outcome = await listSubtree(this.program, endpoint, env, storagePath, subtreeTimeoutMs, signal);
+              outcome = await this.listSubtree(pool, sitePath, subtreeTimeoutMs, signal);
             } finally {
               slots.release();
             }
           } catch (e) {
             // The attempt timed out or the walk ends: a retry goes directory by directory.
-            cache.markFailed(storagePath);
+            failed.add(sitePath);
             throw e;
           }
-          if (outcome.kind === 'ok') {
-            cache.add(outcome.listings, outcome.entries);
-            return { entries: (cache.take(storagePath) ?? []).map((entry) => this.toSite(entry)) };
-          }
-          if (outcome.kind === 'failed') cache.markFailed(storagePath);
+          if (outcome.ok) return { entries: outcome.listings.get(sitePath) ?? [], below: outcome.listings };
+          // Too large: its children are tried as subtrees; failed: listed one directory at a time.
+          if (!outcome.tooLarge) failed.add(sitePath);
         }
         return this.listDirectory(pool, sitePath, signal);
       };
@@ -565,6 +562,50 @@ export class XrootdLister implements SiteLister {
     }
     if (!stat.directory)
       throw this.unreachable(`${this.location.path} is not a directory; check the site's storage URL.`);
+  }
+
+  /**
+   * `ls -R -l` of one directory in a session, read as it arrives. Anything short of a clean,
+   * complete listing within `timeoutMs` is a failed outcome; only the attempt's end rejects.
+   */
+  private async listSubtree(
+    pool: SessionPool,
+    sitePath: string,
+    timeoutMs: number,
+    signal: AbortSignal,
+  ): Promise<SubtreeListing> {
+    const storagePath = toStoragePath(this.location, sitePath);
+    const reader = new XrdfsSubtreeReader(storagePath, CHUNK_MAX_ENTRIES, {
+      storage: this.location.path,
+      site: this.location.namespace,
+    });
+    const session = await pool.acquire(signal);
+    // A listing too large to hold, or past its bound, ends the session: xrdfs cannot be interrupted.
+    const tooLarge = new AbortController();
+    const timeout = AbortSignal.timeout(timeoutMs);
+    let healthy = false;
+    try {
+      await session.stream(
+        `ls -R -l ${quoteXrdfsArgument(storagePath)}`,
+        AbortSignal.any([signal, tooLarge.signal, timeout]),
+        (text) => {
+          // After a failed line the rest is ignored, but read to the prompt: the session stays usable.
+          if (!reader.push(text) && reader.tooLarge) tooLarge.abort();
+        },
+      );
+      healthy = true;
+    } catch (e) {
+      if (signal.aborted) throw abortReason(signal);
+      if (!reader.tooLarge) {
+        const reason = timeout.aborted
+          ? `no answer within ${Math.round(timeoutMs / 1000)} s`
+          : coerceError(e).message;
+        return { ok: false, reason, tooLarge: false };
+      }
+    } finally {
+      pool.release(session, healthy);
+    }
+    return reader.finish();
   }
 
   private async listDirectory(

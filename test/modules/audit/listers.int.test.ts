@@ -290,6 +290,7 @@ describe(
 
     it('restarts xrdfs sessions that die, and still completes', async () => {
       const starts = path.join(work, 'xrdfs-starts.log');
+      const commandLog = path.join(work, 'xrdfs-commands.log');
       const wrapper = path.join(work, 'xrdfs-dies-after-5');
       // Passes 5 command lines on (one at a time, unbuffered), then ends xrdfs's input: it exits.
       fs.writeFileSync(
@@ -298,7 +299,7 @@ describe(
           '#!/bin/sh',
           `echo start >> '${starts}'`,
           'i=0',
-          'while [ $i -lt 5 ] && IFS= read -r line; do printf "%s\\n" "$line"; i=$((i + 1)); done | xrdfs "$@"',
+          `while [ $i -lt 5 ] && IFS= read -r line; do printf "%s\\n" "$line"; printf "%s\\n" "$line" >> '${commandLog}'; i=$((i + 1)); done | xrdfs "$@"`,
           '',
         ].join('\n'),
         { mode: 0o755 },
@@ -312,8 +313,59 @@ describe(
         [SECRET],
       );
       const sessions = fs.readFileSync(starts, 'utf8').split('\n').filter(Boolean).length;
-      const commands = localResult.directories + 2;
-      assert.ok(sessions >= commands / 5, `${sessions} sessions for ${commands} commands`);
+      const commands = fs.readFileSync(commandLog, 'utf8').split('\n').filter(Boolean);
+      assert.ok(
+        commands.some((command) => command.startsWith('ls -R -l ')),
+        'subtrees are listed with ls -R',
+      );
+      assert.ok(commands.length > 10, `${commands.length} commands`);
+      assert.ok(sessions >= commands.length / 5, `${sessions} sessions for ${commands.length} commands`);
+    });
+
+    it('lists a subtree whose ls -R fails one directory at a time: only the unreadable directory is unlisted', async () => {
+      file('nested/a/b/z.root', 3);
+      file('nested/a/c/y.root', 4);
+      file('nested/a/b/locked/x.root', 5);
+      file('nested/a/b/locked/in/w.root', 6);
+      fs.chmodSync(path.join(store, 'nested/a/b/locked'), 0o700);
+      const commandLog = path.join(work, 'xrdfs-logged-commands.log');
+      const wrapper = path.join(work, 'xrdfs-logged');
+      fs.writeFileSync(
+        wrapper,
+        [
+          '#!/bin/sh',
+          `while IFS= read -r line; do printf "%s\\n" "$line"; printf "%s\\n" "$line" >> '${commandLog}'; done | xrdfs "$@"`,
+          '',
+        ].join('\n'),
+        { mode: 0o755 },
+      );
+      const opts = options({ directories: ['nested'] });
+      const result = await new XrootdLister(server.url('/store'), { xrdfs: wrapper }).list(opts);
+      // `ls -R` of /store/nested/a only says "[!] Some of the requests failed": without it, locked
+      // would pass for an empty directory.
+      assert.deepEqual(
+        result.unlisted.map((u) => [u.path, u.reason.split(' (')[0]]),
+        [
+          [
+            '/store/nested/a/b/locked',
+            '[3010] Unable to open directory /store/nested/a/b/locked; permission denied',
+          ],
+        ],
+      );
+      assert.deepEqual(
+        readDump(opts.dumpFile).map((l) => l.path),
+        [
+          '/store/nested/a/',
+          '/store/nested/a/b/',
+          '/store/nested/a/b/locked/',
+          '/store/nested/a/b/z.root',
+          '/store/nested/a/c/',
+          '/store/nested/a/c/y.root',
+        ],
+      );
+      const commands = fs.readFileSync(commandLog, 'utf8').split('\n').filter(Boolean);
+      assert.ok(commands.includes('ls -R -l "/store/nested/a"'), commands.join('; '));
+      assert.ok(commands.includes('ls -l "/store/nested/a/b"'), commands.join('; '));
     });
 
     it('retries a flaky directory and reports a missing top-level directory as unlisted', async () => {
