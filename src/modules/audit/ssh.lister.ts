@@ -13,11 +13,24 @@
  * is reconnected.
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { InputError, UnavailableError, coerceError } from '../../core/errors.js';
+import {
+  STDERR_CAP,
+  abortReason,
+  childEnv,
+  howItEnded,
+  summarize,
+  type ChildResult,
+  type SummaryLimits,
+} from '../../core/process/child.runner.js';
+import {
+  SshMaster,
+  shQuote,
+  type SshFailure,
+  type SshMasterOptions,
+} from '../../core/ssh/ssh-master.adapter.js';
 import type { ListOptions, SiteLister } from './audit.ports.js';
 import type { ListingResult } from './audit.types.js';
 import { ListingError, walkSite, type DirectoryListing, type ListDirectory } from './site-walker.js';
@@ -33,115 +46,16 @@ import {
 
 type SshLocation = Extract<StorageLocation, { scheme: 'ssh' }>;
 
-export interface SshListerOptions {
-  /** ssh program; default `ssh`. */
-  ssh?: string;
-  /** Private key (ssh -i). */
-  identity?: string;
-  /** Extra ssh `-o` options (`Name=value`, without `-o`); the first value ssh sees wins. */
-  sshOptions?: readonly string[];
-  /** Where the control-socket directory goes; default os.tmpdir(). Keep it short (socket paths ≤ ~104 bytes). */
-  controlDir?: string;
-  /** ssh ConnectTimeout; default 10. */
-  connectTimeoutSeconds?: number;
-  /** An idle master exits after this many seconds, so a crashed process leaves no connection for long; default 600. */
-  controlPersistSeconds?: number;
-}
+/** The ssh connection's settings; each documents its default in SshMasterOptions. */
+export type SshListerOptions = Pick<
+  SshMasterOptions,
+  'ssh' | 'identity' | 'sshOptions' | 'controlDir' | 'connectTimeoutSeconds' | 'controlPersistSeconds'
+>;
 
-interface ChildResult {
-  /** Exit code; null when killed by a signal or when the program could not be started. */
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  /** The last STDERR_CAP bytes of stderr. */
-  stderr: string;
-  error?: Error;
-}
-
-const STDERR_CAP = 64 * 1024;
+/** An ssh client gets this long to exit after SIGTERM before SIGKILL. */
 const KILL_GRACE_MS = 2000;
-
-function abortReason(signal: AbortSignal): Error {
-  const reason: unknown = signal.reason;
-  return reason instanceof Error ? reason : new DOMException('The operation was aborted', 'AbortError');
-}
-
-/** Runs a program with an argument array (never a local shell); rejects only when `signal` aborts. */
-function runChild(
-  command: string,
-  args: readonly string[],
-  options: { input?: string; signal?: AbortSignal } = {},
-): Promise<ChildResult> {
-  const { signal } = options;
-  if (signal?.aborted) return Promise.reject(abortReason(signal));
-  return new Promise((resolve, reject) => {
-    let child;
-    try {
-      child = spawn(command, args, {
-        stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-        env: { ...process.env, LC_ALL: 'C' },
-      });
-    } catch (e) {
-      resolve({ code: null, signal: null, stdout: '', stderr: '', error: coerceError(e) });
-      return;
-    }
-    const stdout: Buffer[] = [];
-    let stderr = Buffer.alloc(0);
-    let spawnError: Error | undefined;
-    let killTimer: NodeJS.Timeout | undefined;
-    const onAbort = () => {
-      child.kill('SIGTERM');
-      killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
-      killTimer.unref();
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr?.on('data', (chunk: Buffer) => {
-      stderr = Buffer.concat([stderr, chunk]);
-      if (stderr.length > STDERR_CAP) stderr = stderr.subarray(stderr.length - STDERR_CAP);
-    });
-    child.on('error', (error) => (spawnError = error));
-    if (child.stdin) {
-      child.stdin.on('error', () => undefined);
-      child.stdin.end(options.input);
-    }
-    child.on('close', (code, exitSignal) => {
-      signal?.removeEventListener('abort', onAbort);
-      if (killTimer) clearTimeout(killTimer);
-      if (signal?.aborted) {
-        reject(abortReason(signal));
-        return;
-      }
-      resolve({
-        code: spawnError ? null : code,
-        signal: exitSignal,
-        stdout: Buffer.concat(stdout).toString('utf8'),
-        stderr: stderr.toString('utf8'),
-        ...(spawnError ? { error: spawnError } : {}),
-      });
-    });
-  });
-}
-
-/** The last lines of a program's stderr, for a message (ssh's host-key notices left out). */
-function summarize(stderr: string, lines = 3): string {
-  const kept = stderr
-    .split(/\r?\n/)
-    .map((line) => line.trim())
-    .filter((line) => line !== '' && !line.startsWith('Warning: Permanently added'));
-  const text = kept.slice(-lines).join('; ');
-  return text.length > 500 ? `…${text.slice(-500)}` : text || '(no message)';
-}
-
-function howItEnded(result: ChildResult): string {
-  if (result.error) return `could not be started (${result.error.message})`;
-  return result.code === null ? `was killed by ${result.signal ?? 'a signal'}` : `exited with ${result.code}`;
-}
-
-/** Quotes a word for POSIX sh. */
-function shQuote(text: string): string {
-  return `'${text.replace(/'/g, `'\\''`)}'`;
-}
+/** How much of a program's stderr a message quotes. */
+const SUMMARY: SummaryLimits = { lines: 3, chars: 500 };
 
 /** Exit codes of the remote scripts (ssh itself uses 255, find 1). */
 const REMOTE_ABSENT = 96;
@@ -157,216 +71,23 @@ function unreachable(
   });
 }
 
-function errnoCode(error: unknown): string | undefined {
-  return error instanceof Error && 'code' in error && typeof error.code === 'string' ? error.code : undefined;
-}
-
-/** Whether a process is running (a zombie waiting for its reaper counts as gone). */
-function isRunning(pid: number): boolean {
-  if (fs.existsSync('/proc/self/stat')) {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const state = stat.charAt(stat.lastIndexOf(')') + 2);
-      return state !== 'Z' && state !== 'X';
-    } catch {
-      return false;
-    }
-  }
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return errnoCode(e) === 'EPERM';
-  }
-}
-
-async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (isRunning(pid)) {
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  return true;
-}
-
-/** One ssh master connection and the commands that ride on it. */
-class SshMaster {
-  private dir: string | undefined;
-  private pid: number | undefined;
-  /** Starting, checking and closing happen one at a time. */
-  private queue: Promise<unknown> = Promise.resolve();
-
-  constructor(
-    private readonly display: string,
-    private readonly location: SshLocation,
-    private readonly settings: Required<Omit<SshListerOptions, 'identity'>> & { identity?: string },
-  ) {}
-
-  private locked<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-
-  private baseArgs(): string[] {
-    const args: string[] = [];
-    for (const option of this.settings.sshOptions) args.push('-o', option);
-    args.push(
-      '-o',
-      'BatchMode=yes',
-      '-o',
-      'StrictHostKeyChecking=accept-new',
-      '-o',
-      `ConnectTimeout=${this.settings.connectTimeoutSeconds}`,
-    );
-    if (this.settings.identity !== undefined)
-      args.push('-i', this.settings.identity, '-o', 'IdentitiesOnly=yes');
-    if (this.location.port !== undefined) args.push('-p', String(this.location.port));
-    if (this.location.user !== undefined) args.push('-l', this.location.user);
-    return args;
-  }
-
-  private socket(dir: string): string {
-    return path.join(dir, '%C');
-  }
-
-  private control(dir: string, command: 'check' | 'exit'): Promise<ChildResult> {
-    return runChild(this.settings.ssh, [
-      '-S',
-      this.socket(dir),
-      '-O',
-      command,
-      ...this.baseArgs(),
-      '--',
-      this.location.host,
-    ]);
-  }
-
-  private async alive(): Promise<boolean> {
-    return this.dir !== undefined && (await this.control(this.dir, 'check')).code === 0;
-  }
-
-  private async start(signal: AbortSignal | undefined): Promise<void> {
-    await fs.promises.mkdir(this.settings.controlDir, { recursive: true });
-    const dir = await fs.promises.mkdtemp(path.join(this.settings.controlDir, 'cst-'));
-    let result: ChildResult;
-    try {
-      result = await runChild(
-        this.settings.ssh,
-        [
-          '-M',
-          '-S',
-          this.socket(dir),
-          '-f',
-          '-N',
-          '-o',
-          `ControlPersist=${this.settings.controlPersistSeconds}`,
-          '-o',
-          'ServerAliveInterval=15',
-          '-o',
-          'ServerAliveCountMax=3',
-          ...this.baseArgs(),
-          '--',
-          this.location.host,
-        ],
-        { signal },
-      );
-    } catch (e) {
-      await fs.promises.rm(dir, { recursive: true, force: true });
-      throw e;
-    }
-    if (result.error || result.code !== 0) {
-      await fs.promises.rm(dir, { recursive: true, force: true });
-      throw unreachable(
-        this.display,
-        `cannot connect: ssh ${howItEnded(result)}: ${summarize(result.stderr)}. ` +
+/** The error of a master that cannot reach the host, worded for a site. */
+function masterUnreachable(display: string, failure: SshFailure): UnavailableError {
+  switch (failure.kind) {
+    case 'connect-failed':
+      return unreachable(
+        display,
+        `cannot connect: ssh ${howItEnded(failure.result)}: ${summarize(failure.result.stderr, SUMMARY)}. ` +
           'Check host, port, user and key (the host must accept the key without a password).',
-        { exitCode: result.code },
+        { exitCode: failure.result.code },
       );
-    }
-    const check = await this.control(dir, 'check');
-    const pid = /pid=(\d+)/.exec(check.stderr)?.[1];
-    if (check.code !== 0 || pid === undefined) {
-      await this.stop(dir, undefined);
-      throw unreachable(
-        this.display,
-        `the ssh master did not answer on its socket: ${summarize(check.stderr)}.`,
+    case 'socket-silent':
+      return unreachable(
+        display,
+        `the ssh master did not answer on its socket: ${summarize(failure.result.stderr, SUMMARY)}.`,
       );
-    }
-    this.dir = dir;
-    this.pid = Number(pid);
-  }
-
-  private async stop(dir: string, pid: number | undefined): Promise<void> {
-    await this.control(dir, 'exit');
-    if (pid !== undefined && !(await waitForExit(pid, 3000))) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    await fs.promises.rm(dir, { recursive: true, force: true });
-  }
-
-  /** A live master: started, or restarted when it died (a dropped connection). */
-  ensure(signal?: AbortSignal): Promise<void> {
-    return this.locked(async () => {
-      if (this.dir !== undefined) {
-        if (await this.alive()) return;
-        await this.dropLocked();
-      }
-      await this.start(signal);
-    });
-  }
-
-  private async dropLocked(): Promise<void> {
-    const { dir, pid } = this;
-    this.dir = undefined;
-    this.pid = undefined;
-    if (dir !== undefined) await this.stop(dir, pid);
-  }
-
-  close(): Promise<void> {
-    return this.locked(() => this.dropLocked());
-  }
-
-  /** Arguments of an ssh client riding on the master (started as needed) that runs `sh -s`. */
-  async clientArgs(signal?: AbortSignal): Promise<{ dir: string; args: string[] }> {
-    if (this.dir === undefined) await this.ensure(signal);
-    const dir = this.dir;
-    if (dir === undefined) throw unreachable(this.display, 'the ssh connection was closed.');
-    return {
-      dir,
-      args: [
-        '-S',
-        this.socket(dir),
-        '-o',
-        'ControlMaster=no',
-        ...this.baseArgs(),
-        '--',
-        this.location.host,
-        'sh -s',
-      ],
-    };
-  }
-
-  /** After a client failed: when the master it used is gone, forget it (true), so the next client reconnects. */
-  recover(dir: string): Promise<boolean> {
-    return this.locked(async () => {
-      if (this.dir !== dir) return this.dir === undefined;
-      if (await this.alive()) return false;
-      await this.dropLocked();
-      return true;
-    });
-  }
-
-  /** Runs a sh script on the host over the master. */
-  async remote(script: string, signal?: AbortSignal): Promise<ChildResult> {
-    const { dir, args } = await this.clientArgs(signal);
-    const result = await runChild(this.settings.ssh, args, { input: script, ...(signal ? { signal } : {}) });
-    if (result.code === 255) await this.recover(dir);
-    return result;
+    case 'closed':
+      return unreachable(display, 'the ssh connection was closed.');
   }
 }
 
@@ -432,10 +153,7 @@ class SshWorker {
     args: readonly string[],
     readonly masterDir: string,
   ) {
-    this.child = spawn(program, args, {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, LC_ALL: 'C' },
-    });
+    this.child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'], env: childEnv() });
     this.child.stdin.on('error', () => undefined);
     this.child.on('error', () => undefined);
     this.child.stderr.on('data', (chunk: Buffer) => {
@@ -448,8 +166,7 @@ class SshWorker {
     this.ready.catch(() => undefined);
     this.child.stdout.on('data', (chunk: Buffer) => this.onData(chunk));
     this.child.once('close', (code, signal) => {
-      const how = code === null ? `was killed by ${signal ?? 'a signal'}` : `exited with ${code}`;
-      this.exited = `ssh ${how}: ${summarize(this.stderr)}`;
+      this.exited = `ssh ${howItEnded({ code, signal })}: ${summarize(this.stderr, SUMMARY)}`;
       const pending = this.pending;
       this.pending = undefined;
       pending?.reject(new ListingError(this.exited));
@@ -587,8 +304,8 @@ class WorkerPool {
     }
     // A master that died since (a dropped connection) is noticed here and reconnected once.
     for (let attempt = 0; ; attempt++) {
-      const { dir, args } = await this.master.clientArgs(signal);
-      const worker = new SshWorker(this.program, args, dir);
+      const dir = await this.master.connect(signal);
+      const worker = new SshWorker(this.program, this.master.shellArgs(dir), dir);
       this.all.add(worker);
       try {
         await worker.start(signal);
@@ -668,7 +385,11 @@ export class SshLister implements SiteLister {
     options: ListOptions,
   ): Promise<ListingResult> {
     const roots = options.directories.map((directory) => topLevelSitePath(this.location, directory));
-    const master = new SshMaster(this.display, this.location, this.settings);
+    const master = new SshMaster(this.location, {
+      ...this.settings,
+      killGraceMs: KILL_GRACE_MS,
+      unreachable: (failure) => masterUnreachable(this.display, failure),
+    });
     const pool = new WorkerPool(master, this.settings.ssh);
     try {
       await master.ensure(options.signal);
@@ -692,7 +413,7 @@ export class SshLister implements SiteLister {
       if (probe.code !== 0) {
         throw unreachable(
           this.display,
-          `cannot run commands: ssh ${howItEnded(probe)}: ${summarize(probe.stderr)}.`,
+          `cannot run commands: ssh ${howItEnded(probe)}: ${summarize(probe.stderr, SUMMARY)}.`,
         );
       }
       const listDirectory: ListDirectory = (sitePath, signal) => this.listDirectory(pool, sitePath, signal);

@@ -8,12 +8,19 @@
  * only ever parses `sh -s`, and paths are single-quoted for sh. The remote needs GNU find
  * (`-printf`) and rsync. Copies always pull (remote → local); nothing is ever deleted.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { InputError, UnavailableError, coerceError } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
+import {
+  howItEnded,
+  runChild,
+  summarize,
+  type ChildResult,
+  type SummaryLimits,
+} from '../../core/process/child.runner.js';
+import { SshMaster, shQuote, type SshFailure } from '../../core/ssh/ssh-master.adapter.js';
 import type { SourceConnector, SourceSession, StreamSource, SyncOutcome } from './transfer.ports.js';
 import type { Discovery, SkippedEntry } from './transfer.types.js';
 import {
@@ -102,101 +109,10 @@ export class RsyncConnector implements SourceConnector {
 // ---------------------------------------------------------------------------------------------
 // Child processes
 
-interface ChildResult {
-  /** Exit code; null when killed by a signal or when the program could not be started. */
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  /** The last STDERR_CAP bytes of stderr. */
-  stderr: string;
-  /** Set when the program could not be started (ENOENT, EACCES). */
-  error?: Error;
-}
-
-const STDERR_CAP = 64 * 1024;
+/** rsync and ssh get this long to exit after SIGTERM before SIGKILL. */
 const KILL_GRACE_MS = 5000;
-
-function abortReason(signal: AbortSignal): Error {
-  const reason: unknown = signal.reason;
-  return reason instanceof Error ? reason : new DOMException('The operation was aborted', 'AbortError');
-}
-
-/**
- * Runs a program with an argument array (never a local shell). Resolves with what it printed and
- * how it ended; rejects only when `signal` aborts, after killing the child (TERM, then KILL).
- */
-function runChild(
-  command: string,
-  args: readonly string[],
-  options: { input?: string; signal?: AbortSignal } = {},
-): Promise<ChildResult> {
-  const { signal } = options;
-  if (signal?.aborted) return Promise.reject(abortReason(signal));
-  return new Promise((resolve, reject) => {
-    let child;
-    try {
-      child = spawn(command, args, {
-        stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-        // English messages from ssh, rsync and find, whatever the operator's locale.
-        env: { ...process.env, LC_ALL: 'C' },
-      });
-    } catch (e) {
-      resolve({ code: null, signal: null, stdout: '', stderr: '', error: coerceError(e) });
-      return;
-    }
-    const stdout: Buffer[] = [];
-    let stderr = Buffer.alloc(0);
-    let spawnError: Error | undefined;
-    let killTimer: NodeJS.Timeout | undefined;
-    const onAbort = () => {
-      child.kill('SIGTERM');
-      killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
-      killTimer.unref();
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr?.on('data', (chunk: Buffer) => {
-      stderr = Buffer.concat([stderr, chunk]);
-      if (stderr.length > STDERR_CAP) stderr = stderr.subarray(stderr.length - STDERR_CAP);
-    });
-    child.on('error', (error) => (spawnError = error));
-    if (child.stdin) {
-      // The child may exit before reading everything (an unreachable host): not our error.
-      child.stdin.on('error', () => undefined);
-      child.stdin.end(options.input);
-    }
-    child.on('close', (code, exitSignal) => {
-      signal?.removeEventListener('abort', onAbort);
-      if (killTimer) clearTimeout(killTimer);
-      if (signal?.aborted) {
-        reject(abortReason(signal));
-        return;
-      }
-      resolve({
-        code: spawnError ? null : code,
-        signal: exitSignal,
-        stdout: Buffer.concat(stdout).toString('utf8'),
-        stderr: stderr.toString('utf8'),
-        ...(spawnError ? { error: spawnError } : {}),
-      });
-    });
-  });
-}
-
-/** The last lines of a program's stderr, for a message (ssh's own host-key notices left out). */
-function summarize(stderr: string, lines = 5): string {
-  const kept = stderr
-    .split(/\r?\n/)
-    .map((line) => line.trim())
-    .filter((line) => line !== '' && !line.startsWith('Warning: Permanently added'));
-  const text = kept.slice(-lines).join('; ');
-  return text.length > 800 ? `…${text.slice(-800)}` : text || '(no message)';
-}
-
-function howItEnded(result: ChildResult): string {
-  if (result.error) return `could not be started (${result.error.message})`;
-  return result.code === null ? `was killed by ${result.signal ?? 'a signal'}` : `exited with ${result.code}`;
-}
+/** How much of a program's stderr a message quotes. */
+const SUMMARY: SummaryLimits = { lines: 5, chars: 800 };
 
 const RSYNC_EXIT: Record<number, string> = {
   1: 'syntax or usage error',
@@ -225,12 +141,7 @@ function describeRsyncFailure(result: ChildResult): string {
     return `rsync could not be started (${result.error.message}): install rsync or set its path`;
   if (result.code === null) return `rsync was killed by ${result.signal ?? 'a signal'}`;
   const meaning = RSYNC_EXIT[result.code] ?? 'unknown error';
-  return `rsync exited with ${result.code} (${meaning}): ${summarize(result.stderr)}`;
-}
-
-/** Quotes a word for POSIX sh. */
-function shQuote(text: string): string {
-  return `'${text.replace(/'/g, `'\\''`)}'`;
+  return `rsync exited with ${result.code} (${meaning}): ${summarize(result.stderr, SUMMARY)}`;
 }
 
 /** Quotes a word for rsync's own splitting of `-e` (quotes group; a doubled quote is literal). */
@@ -405,7 +316,8 @@ abstract class RsyncSession implements SourceSession {
     let result: ChildResult;
     try {
       result = await this.attempt(
-        (remoteShell) => runChild(this.settings.rsync, args(remoteShell), { signal }),
+        (remoteShell) =>
+          runChild(this.settings.rsync, args(remoteShell), { signal, killGraceMs: KILL_GRACE_MS }),
         signal,
       );
     } catch (e) {
@@ -542,224 +454,73 @@ const REMOTE_NO_SOURCE = 97;
 const REMOTE_CANNOT_ENTER = 98;
 
 class SshSession extends RsyncSession {
-  /** The master's socket directory while one is believed to be up. */
-  private dir: string | undefined;
-  private pid: number | undefined;
-  /** Connecting, checking and closing happen one at a time. */
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly master: SshMaster;
 
   constructor(
     display: string,
     settings: Settings,
     private readonly location: SshLocation,
-    private readonly identity: string | undefined,
+    identity: string | undefined,
   ) {
     super(display, settings);
+    this.master = new SshMaster(location, {
+      ssh: settings.ssh,
+      identity,
+      sshOptions: settings.sshOptions,
+      controlDir: settings.controlDir,
+      connectTimeoutSeconds: settings.connectTimeoutSeconds,
+      controlPersistSeconds: settings.controlPersistSeconds,
+      killGraceMs: KILL_GRACE_MS,
+      logger: settings.logger.child({ source: display }),
+      unreachable: (failure) => this.masterUnreachable(failure),
+    });
   }
 
   private get logger(): Logger {
     return this.settings.logger;
   }
 
-  private locked<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-
-  /** Options every ssh invocation needs; %C in the socket name depends on host, port and user. */
-  private baseArgs(): string[] {
-    const args: string[] = [];
-    for (const option of this.settings.sshOptions) args.push('-o', option);
-    args.push(
-      '-o',
-      'BatchMode=yes',
-      '-o',
-      'StrictHostKeyChecking=accept-new',
-      '-o',
-      `ConnectTimeout=${this.settings.connectTimeoutSeconds}`,
-    );
-    if (this.identity !== undefined) args.push('-i', this.identity, '-o', 'IdentitiesOnly=yes');
-    if (this.location.port !== undefined) args.push('-p', String(this.location.port));
-    if (this.location.user !== undefined) args.push('-l', this.location.user);
-    return args;
-  }
-
-  private socket(dir: string): string {
-    return path.join(dir, '%C');
-  }
-
-  /** Arguments of a command that rides on the master (it never becomes a master itself). */
-  private clientArgs(dir: string): string[] {
-    return ['-S', this.socket(dir), '-o', 'ControlMaster=no', ...this.baseArgs()];
-  }
-
-  private control(dir: string, command: 'check' | 'exit'): Promise<ChildResult> {
-    return runChild(this.settings.ssh, [
-      '-S',
-      this.socket(dir),
-      '-O',
-      command,
-      ...this.baseArgs(),
-      '--',
-      this.location.host,
-    ]);
-  }
-
-  /**
-   * Whether the master still runs, without spawning `ssh -O check` for every command: its
-   * process is neither gone nor a zombie (masters are daemonized, and a
-   * container's init may never reap them). Linux /proc; elsewhere undefined (ask ssh).
-   */
-  private masterProcessAlive(): boolean | undefined {
-    if (this.pid === undefined || this.dir === undefined) return false;
-    try {
-      const stat = fs.readFileSync(`/proc/${this.pid}/stat`, 'utf8');
-      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-      return state !== 'Z' && state !== 'X';
-    } catch (e) {
-      return (coerceError(e) as NodeJS.ErrnoException).code === 'ENOENT' && fs.existsSync('/proc/self')
-        ? false
-        : undefined;
-    }
-  }
-
-  private async masterAlive(): Promise<boolean> {
-    if (this.dir === undefined) return false;
-    return (await this.control(this.dir, 'check')).code === 0;
-  }
-
-  private async startMaster(signal: AbortSignal | undefined): Promise<void> {
-    await fs.promises.mkdir(this.settings.controlDir, { recursive: true });
-    const dir = await fs.promises.mkdtemp(path.join(this.settings.controlDir, 'cst-'));
-    const removeDir = () => fs.promises.rm(dir, { recursive: true, force: true });
-    let result: ChildResult;
-    try {
-      result = await runChild(
-        this.settings.ssh,
-        [
-          '-M',
-          '-S',
-          this.socket(dir),
-          '-f',
-          '-N',
-          '-o',
-          `ControlPersist=${this.settings.controlPersistSeconds}`,
-          // A vanished server (a reboot) ends the master within 45 s instead of a TCP timeout.
-          '-o',
-          'ServerAliveInterval=15',
-          '-o',
-          'ServerAliveCountMax=3',
-          ...this.baseArgs(),
-          '--',
-          this.location.host,
-        ],
-        { signal },
-      );
-    } catch (e) {
-      await removeDir();
-      throw e;
-    }
-    if (result.error) {
-      await removeDir();
-      throw new UnavailableError(
-        'TRANSFER_SOURCE_UNREACHABLE',
-        `Cannot connect to ${this.display}: ssh could not be started (${result.error.message}); install openssh-client or set the ssh path.`,
-        { details: { source: this.display } },
-      );
-    }
-    if (result.code !== 0) {
-      await removeDir();
-      throw new UnavailableError(
-        'TRANSFER_SOURCE_UNREACHABLE',
-        `Cannot connect to ${this.display}: ssh ${howItEnded(result)}: ${summarize(result.stderr)}. ` +
-          'Check host, port, user and key (the host must accept the key without a password), then retry.',
-        { details: { source: this.display, exitCode: result.code } },
-      );
-    }
-    const check = await this.control(dir, 'check');
-    const pid = /pid=(\d+)/.exec(check.stderr)?.[1];
-    if (check.code !== 0 || pid === undefined) {
-      await this.stopMaster(dir, undefined);
-      throw new UnavailableError(
-        'TRANSFER_SOURCE_UNREACHABLE',
-        `Connected to ${this.display} but the ssh master did not answer on its socket: ${summarize(check.stderr)}.`,
-        { details: { source: this.display } },
-      );
-    }
-    this.dir = dir;
-    this.pid = Number(pid);
-    this.logger.info({ source: this.display, pid: this.pid }, 'ssh master connection opened');
-  }
-
-  private async stopMaster(dir: string, pid: number | undefined): Promise<void> {
-    await this.control(dir, 'exit');
-    if (pid !== undefined && !(await waitForExit(pid, 3000))) {
-      this.logger.warn({ source: this.display, pid }, 'ssh master did not exit; killing it');
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
+  private masterUnreachable(failure: SshFailure): UnavailableError {
+    const code = 'TRANSFER_SOURCE_UNREACHABLE';
+    const details = { source: this.display };
+    switch (failure.kind) {
+      case 'connect-failed': {
+        const { result } = failure;
+        if (result.error) {
+          return new UnavailableError(
+            code,
+            `Cannot connect to ${this.display}: ssh could not be started (${result.error.message}); install openssh-client or set the ssh path.`,
+            { details },
+          );
+        }
+        return new UnavailableError(
+          code,
+          `Cannot connect to ${this.display}: ssh ${howItEnded(result)}: ${summarize(result.stderr, SUMMARY)}. ` +
+            'Check host, port, user and key (the host must accept the key without a password), then retry.',
+          { details: { ...details, exitCode: result.code } },
+        );
       }
+      case 'socket-silent':
+        return new UnavailableError(
+          code,
+          `Connected to ${this.display} but the ssh master did not answer on its socket: ${summarize(failure.result.stderr, SUMMARY)}.`,
+          { details },
+        );
+      case 'closed':
+        return new UnavailableError(code, `${this.display} was closed.`);
     }
-    await fs.promises.rm(dir, { recursive: true, force: true });
-  }
-
-  /** A live master, started or restarted (once per call) as needed. */
-  private ensureMaster(signal: AbortSignal | undefined): Promise<void> {
-    return this.locked(async () => {
-      if (this.dir !== undefined) {
-        // A signal-0 probe of the master's pid instead of `ssh -O check` (a process spawn per
-        // command); a master that is alive but broken is caught by overMaster's retry.
-        if (this.masterProcessAlive() ?? (await this.masterAlive())) return;
-        // Idle past ControlPersist, or dropped by the server (a restart): either way, connect again.
-        this.logger.info({ source: this.display }, 'ssh master connection is gone; reconnecting');
-        await this.dropMaster();
-      }
-      await this.startMaster(signal);
-    });
-  }
-
-  private async dropMaster(): Promise<void> {
-    const { dir, pid } = this;
-    this.dir = undefined;
-    this.pid = undefined;
-    if (dir !== undefined) await this.stopMaster(dir, pid);
-  }
-
-  /** Runs over the master; when the command failed because the master died, reconnects and runs it once more. */
-  private async overMaster(
-    run: (dir: string) => Promise<ChildResult>,
-    failed: (result: ChildResult) => boolean,
-    signal: AbortSignal | undefined,
-  ): Promise<ChildResult> {
-    const current = async () => {
-      await this.ensureMaster(signal);
-      const dir = this.dir;
-      if (dir === undefined)
-        throw new UnavailableError('TRANSFER_SOURCE_UNREACHABLE', `${this.display} was closed.`);
-      return run(dir);
-    };
-    const result = await current();
-    if (!failed(result) || result.error || (await this.locked(() => this.masterAlive()))) return result;
-    this.logger.warn(
-      { source: this.display, code: result.code },
-      'command failed with the ssh master gone; retrying once',
-    );
-    // Known dead (its socket does not answer), even if its pid lingers as a zombie.
-    await this.locked(() => this.dropMaster());
-    return current();
   }
 
   protected attempt(
     run: (remoteShell: string[]) => Promise<ChildResult>,
     signal: AbortSignal | undefined,
   ): Promise<ChildResult> {
+    // rsync starts `ssh <client options> host rsync --server ...` itself, over the master.
     const shell = (dir: string) => [
       '-e',
-      [this.settings.ssh, ...this.clientArgs(dir)].map(rsyncQuote).join(' '),
+      [this.settings.ssh, ...this.master.clientArgs(dir)].map(rsyncQuote).join(' '),
     ];
-    return this.overMaster(
+    return this.master.run(
       (dir) => run(shell(dir)),
       (result) => result.code !== 0,
       signal,
@@ -771,23 +532,10 @@ class SshSession extends RsyncSession {
     return `${host}:${rsyncGlobEscape(joinRemote(this.location.path, relativeDir))}/`;
   }
 
-  /** Runs a sh script on the source host (sent on stdin, so only `sh -s` meets the login shell). */
-  private remote(script: string, signal: AbortSignal | undefined): Promise<ChildResult> {
-    return this.overMaster(
-      (dir) =>
-        runChild(this.settings.ssh, [...this.clientArgs(dir), '--', this.location.host, 'sh -s'], {
-          input: script,
-          signal,
-        }),
-      (result) => result.code === 255,
-      signal,
-    );
-  }
-
   private unreachable(result: ChildResult, what: string): UnavailableError {
     return new UnavailableError(
       'TRANSFER_SOURCE_UNREACHABLE',
-      `Cannot ${what} ${this.display}: ssh ${howItEnded(result)}: ${summarize(result.stderr)}.`,
+      `Cannot ${what} ${this.display}: ssh ${howItEnded(result)}: ${summarize(result.stderr, SUMMARY)}.`,
       { details: { source: this.display, exitCode: result.code } },
     );
   }
@@ -815,7 +563,7 @@ class SshSession extends RsyncSession {
         `exec find -L . -mindepth 1 -maxdepth 2 -printf '%y %p\\0' ! -name '${EIGHT_DIGIT_GLOB}' -prune`,
       );
     }
-    const result = await this.remote(`${lines.join('\n')}\n`, options.signal);
+    const result = await this.master.remote(`${lines.join('\n')}\n`, options.signal);
     if (result.code === REMOTE_NO_SOURCE) {
       throw new UnavailableError(
         'TRANSFER_SOURCE_MISSING',
@@ -842,7 +590,7 @@ class SshSession extends RsyncSession {
   async exists(relativePath: string, signal?: AbortSignal): Promise<boolean> {
     checkRelative(relativePath);
     const target = shQuote(joinRemote(this.location.path, relativePath));
-    const result = await this.remote(
+    const result = await this.master.remote(
       `if [ -e ${target} ]; then exit 0; else exit ${REMOTE_ABSENT}; fi\n`,
       signal,
     );
@@ -852,37 +600,6 @@ class SshSession extends RsyncSession {
   }
 
   close(): Promise<void> {
-    return this.locked(async () => {
-      if (this.dir !== undefined) this.logger.info({ source: this.display }, 'closing ssh master connection');
-      await this.dropMaster();
-    });
+    return this.master.close();
   }
-}
-
-/** Whether a process is running (a zombie waiting for its reaper counts as gone). */
-function isRunning(pid: number): boolean {
-  if (fs.existsSync('/proc/self/stat')) {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const state = stat.charAt(stat.lastIndexOf(')') + 2);
-      return state !== 'Z' && state !== 'X';
-    } catch {
-      return false;
-    }
-  }
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return errnoCode(e) === 'EPERM';
-  }
-}
-
-async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (isRunning(pid)) {
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  return true;
 }

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { describeEachDialect } from '../../helpers/database.js';
 import { freePort, tempDir } from '../../helpers/cli.js';
 import { requirement } from '../../helpers/environment.js';
+import { processesMentioning } from '../../helpers/processes.js';
 import { hasSshd, startSshd, type TestSshd } from '../../helpers/sshd.js';
 import { startSmtpSink, type ReceivedMail } from '../../core/alerts/sinks.js';
 import { migrateToLatest } from '../../../src/core/db/migrations.js';
@@ -83,23 +84,6 @@ function contentOf(root: string): [string, string | undefined][] {
   return snapshotTree(root)
     .filter((e: TreeEntry) => e.sha256 !== undefined)
     .map((e) => [e.path, e.sha256]);
-}
-
-/** Live processes whose command line mentions `text` (an ssh master names its control directory). */
-function processesMentioning(text: string): number[] {
-  const found: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (stat.charAt(stat.lastIndexOf(')') + 2) === 'Z') continue;
-      const args = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (args.some((arg) => arg.includes(text))) found.push(Number(entry));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return found;
 }
 
 function alertMails(mails: readonly ReceivedMail[], code: string): ReceivedMail[] {

@@ -8,6 +8,7 @@ import type { SourceSession } from '../../../src/modules/transfer/transfer.ports
 import type { Discovery } from '../../../src/modules/transfer/transfer.types.js';
 import { freePort, tempDir } from '../../helpers/cli.js';
 import { hasProgram, requirement } from '../../helpers/environment.js';
+import { processesMentioning, sshMasters, waitUntil } from '../../helpers/processes.js';
 import { hasSshd, startSshd, type TestSshd } from '../../helpers/sshd.js';
 
 /*
@@ -90,37 +91,6 @@ function readTree(dir: string): Record<string, string> {
   };
   walk('');
   return out;
-}
-
-/** Live (not zombie) processes whose command line contains `text`, other than this one. */
-function processesMentioning(text: string): { pid: number; args: string[] }[] {
-  const found: { pid: number; args: string[] }[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (stat.charAt(stat.lastIndexOf(')') + 2) === 'Z') continue;
-      const args = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').slice(0, -1);
-      if (args.some((arg) => arg.includes(text))) found.push({ pid: Number(entry), args });
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return found;
-}
-
-function masters(controlDir: string): number[] {
-  return processesMentioning(controlDir)
-    .filter((p) => p.args.includes('-M'))
-    .map((p) => p.pid);
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 interface Context {
@@ -361,7 +331,7 @@ describe(
         assert.deepEqual(outcome, { ok: true, changed: Object.keys(EXPOSURE_1).sort() });
       }
       assert.equal(sshd.connections() - before, 1);
-      assert.equal(masters(controlDir).length, 1);
+      assert.equal(sshMasters(controlDir).length, 1);
       assert.equal(fs.readdirSync(controlDir).length, 1);
 
       await session.close();
@@ -379,21 +349,21 @@ describe(
       // The server goes away (a restart ends every connection): the master exits, its socket goes.
       let before = sshd.connections();
       await sshd.dropConnections();
-      await until(() => masters(controlDir).length === 0, 'the master to notice');
+      await waitUntil(() => sshMasters(controlDir).length === 0, 'the master to notice');
       assert.equal(await session.exists('20240101/00000001'), true);
       assert.equal(sshd.connections() - before, 1);
-      assert.equal(masters(controlDir).length, 1);
+      assert.equal(sshMasters(controlDir).length, 1);
 
       // The master is killed outright and leaves a stale socket behind.
-      const [master] = masters(controlDir);
+      const [master] = sshMasters(controlDir);
       assert.ok(master);
       before = sshd.connections();
       process.kill(master, 'SIGKILL');
-      await until(() => masters(controlDir).length === 0, 'the master to die');
+      await waitUntil(() => sshMasters(controlDir).length === 0, 'the master to die');
 
       assert.deepEqual(await session.discover(), EXPECTED);
       assert.equal(sshd.connections() - before, 1);
-      assert.equal(masters(controlDir).length, 1);
+      assert.equal(sshMasters(controlDir).length, 1);
       const outcome = await session.syncExposure('20240102', '00000001', path.join(root, 'after-reconnect'));
       assert.deepEqual(outcome, { ok: true, changed: ['c.fits'] });
       assert.equal(sshd.connections() - before, 1);
@@ -483,11 +453,11 @@ describe(
       const sync = open({ rsync: fake }).syncExposure('20240101', '00000001', path.join(root, 'aborted'), {
         signal: controller.signal,
       });
-      await until(() => processesMentioning('31.4159').length > 0, 'the fake rsync to start');
+      await waitUntil(() => processesMentioning('31.4159').length > 0, 'the fake rsync to start');
       controller.abort();
       await assert.rejects(sync, { name: 'AbortError' });
       assert.ok(Date.now() - started < 5000);
-      await until(() => processesMentioning('31.4159').length === 0, 'the fake rsync to be gone');
+      await waitUntil(() => processesMentioning('31.4159').length === 0, 'the fake rsync to be gone');
     });
 
     it('reports an rsync that cannot be started as a failure value', async () => {
