@@ -91,15 +91,20 @@ export function registerAuditCommands(program: Command, deps: AuditCommandDeps):
       const service = await deps.service();
       const target =
         options.out ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'custodian-list-')), 'listing.tsv');
-      const result = await service.listSite(site, target);
-      if (options.out === undefined) {
-        await new Promise<void>((resolve, reject) => {
-          const stream = fs.createReadStream(target);
-          stream.on('error', reject);
-          stream.on('end', resolve);
-          stream.pipe(process.stdout, { end: false });
-        });
-        fs.rmSync(path.dirname(target), { recursive: true, force: true });
+      let result;
+      try {
+        result = await service.listSite(site, target);
+        if (options.out === undefined) {
+          await new Promise<void>((resolve, reject) => {
+            const stream = fs.createReadStream(target);
+            stream.on('error', reject);
+            stream.on('end', resolve);
+            stream.pipe(process.stdout, { end: false });
+          });
+        }
+      } finally {
+        // The scratch dump behind stdout goes, whether the listing worked or not (an unknown site).
+        if (options.out === undefined) fs.rmSync(path.dirname(target), { recursive: true, force: true });
       }
       process.stderr.write(
         `${site}: ${result.files} files, ${result.directories} directories, ${result.unlisted.length} unlisted\n`,
