@@ -74,7 +74,7 @@ function exposureCount(): number {
 }
 
 function checkBuilt(): void {
-  const entry = path.join(path.dirname(BIN), '..', 'dist', 'server', 'bin', 'custodian.js');
+  const entry = path.join(path.dirname(BIN), '..', 'dist', 'cli', 'custodian.js');
   if (!fs.existsSync(BIN) || !fs.existsSync(entry))
     throw new Error(`the built CLI is missing (${entry}): run \`npm run build\` first, then the bench again`);
   for (const program of ['rsync', 'ssh', 'sync']) {

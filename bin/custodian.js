@@ -1,3 +1,4 @@
 #!/usr/bin/env node
-// Thin launcher: the compiled entry point lives in dist/server (built by `npm ci` via postinstall).
-import '../dist/server/bin/custodian.js';
+// Thin launcher: the bundled CLI lives in dist/cli (built by `npm ci` via postinstall; see
+// scripts/bundle-cli.mjs for why it is bundled).
+import '../dist/cli/custodian.js';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 
-/** CLI end-to-end tests spawn the built binary (bin/custodian.js → dist/server), as a user would. */
+/** CLI end-to-end tests spawn the built binary (bin/custodian.js → the bundle in dist/cli), as a user would. */
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const BIN = path.join(PROJECT_ROOT, 'bin', 'custodian.js');
 
