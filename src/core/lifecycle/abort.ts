@@ -5,6 +5,12 @@
  * by its long-lived sources on Node 20; a queue that links the run signal for every job would
  * grow without bound. Here the caller disposes the link when the job is done.
  */
+/** Why a signal aborted, as an Error: its reason when that is one, else a DOMException AbortError. */
+export function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason : new DOMException('The operation was aborted', 'AbortError');
+}
+
 export interface LinkedSignal {
   readonly signal: AbortSignal;
   /** Detaches from the sources; call it when the work that used `signal` is over. */

@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { coerceError } from '../errors.js';
+import { abortReason } from '../lifecycle/abort.js';
 
 export interface ChildResult {
   /** Exit code; null when killed by a signal or when the program could not be started. */
@@ -34,12 +35,6 @@ const DEFAULT_KILL_GRACE_MS = 5000;
 /** The environment of every child: ours, in the C locale (English messages from ssh, rsync and find). */
 export function childEnv(): NodeJS.ProcessEnv {
   return { ...process.env, LC_ALL: 'C' };
-}
-
-/** The error an aborted operation rejects with: the signal's reason, or an AbortError. */
-export function abortReason(signal: AbortSignal): Error {
-  const reason: unknown = signal.reason;
-  return reason instanceof Error ? reason : new DOMException('The operation was aborted', 'AbortError');
 }
 
 /**

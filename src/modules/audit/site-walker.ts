@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import { InputError, coerceError } from '../../core/errors.js';
 import type { DumpEntry, ListingResult, UnlistedDirectory } from './audit.types.js';
 import { hasControlCharacter } from './storage-url.parser.js';
+import { abortReason } from '../../core/lifecycle/abort.js';
 
 /** The children of one directory, with site paths (`/store/mc/a.root`, no trailing slash). */
 export interface DirectoryListing {
@@ -124,11 +125,6 @@ class PathQueue {
     }
     return item;
   }
-}
-
-function abortReason(signal: AbortSignal): Error {
-  const reason: unknown = signal.reason;
-  return reason instanceof Error ? reason : new DOMException('The operation was aborted', 'AbortError');
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

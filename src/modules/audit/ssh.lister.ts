@@ -16,9 +16,9 @@ import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { InputError, UnavailableError, coerceError } from '../../core/errors.js';
+import { abortReason } from '../../core/lifecycle/abort.js';
 import {
   STDERR_CAP,
-  abortReason,
   childEnv,
   howItEnded,
   summarize,

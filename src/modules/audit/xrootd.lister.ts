@@ -64,6 +64,7 @@ import {
   type StorageLocation,
   type SubtreeListing,
 } from './storage-url.parser.js';
+import { abortReason } from '../../core/lifecycle/abort.js';
 
 type RootLocation = Extract<StorageLocation, { scheme: 'root' }>;
 
@@ -90,11 +91,6 @@ const CHUNK_MAX_ENTRIES = 100_000;
  */
 function defaultSubtreeSessions(): number {
   return 2 * os.availableParallelism();
-}
-
-function abortReason(signal: AbortSignal): Error {
-  const reason: unknown = signal.reason;
-  return reason instanceof Error ? reason : new DOMException('The operation was aborted', 'AbortError');
 }
 
 function tail(text: string): string {
