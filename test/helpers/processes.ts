@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 
 /** A live process: its pid and command line. */
@@ -40,4 +41,26 @@ export async function waitUntil(condition: () => boolean, what: string, timeoutM
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
+}
+
+/**
+ * What every user of an ssh master promises: everything so far rode on one login, one master and
+ * its socket; closing leaves no process and no socket behind, and closing again is a no-op.
+ */
+export async function assertOneLoginThenClean(options: {
+  connections: () => number;
+  loginsBefore: number;
+  controlDir: string;
+  close: () => Promise<void>;
+}): Promise<void> {
+  const { connections, loginsBefore, controlDir, close } = options;
+  assert.equal(connections() - loginsBefore, 1);
+  assert.equal(sshMasters(controlDir).length, 1);
+  assert.equal(fs.readdirSync(controlDir).length, 1);
+
+  await close();
+  assert.deepEqual(processesMentioning(controlDir), []);
+  assert.deepEqual(fs.readdirSync(controlDir), []);
+  await close();
+  assert.equal(connections() - loginsBefore, 1);
 }

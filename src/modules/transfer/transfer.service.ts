@@ -345,18 +345,43 @@ export class TransferService {
         message: `would copy ${session.display}/${ref.night}/${ref.exposure} to ${staging}, verify ${manifest} and publish to ${published}`,
       };
     }
-    const lock = this.deps.locks
-      ? await this.deps.locks.tryAcquire(`transfer:exposure:${exposureKey(stream.name, ref)}`)
-      : undefined;
-    if (this.deps.locks && !lock) return { ...base, action: 'busy' };
+    const claim = await this.claim(stream, ref);
+    if (!claim.held) return claim.outcome;
     try {
-      // Checked under the lock: another worker may have published it a moment ago.
-      if ((await this.deps.files.kind(published)) !== 'missing')
-        return { ...base, action: 'published-before' };
       return await this.runPipeline(stream, ref, session, options.signal);
     } finally {
-      await lock?.release();
+      await claim.lock?.release();
     }
+  }
+
+  /** The exposure's lock, or undefined when another holder has it; null when no locks are configured. */
+  private async lockExposure(stream: StreamConfig, ref: ExposureRef): Promise<LockHandle | null | undefined> {
+    if (!this.deps.locks) return null;
+    return this.deps.locks.tryAcquire(`transfer:exposure:${exposureKey(stream.name, ref)}`);
+  }
+
+  /**
+   * Takes an exposure for copying, for a job and for copyNight alike: its lock, then a check
+   * under the lock that it is still unpublished (another worker may have published it a moment
+   * ago). Either the lock to hold until the outcome is recorded, or the outcome of leaving it.
+   */
+  private async claim(
+    stream: StreamConfig,
+    ref: ExposureRef,
+  ): Promise<{ held: true; lock: LockHandle | undefined } | { held: false; outcome: ExposureOutcome }> {
+    const base = { stream: stream.name, ...ref, failed: [] as Stage[] };
+    const lock = await this.lockExposure(stream, ref);
+    if (lock === undefined) return { held: false, outcome: { ...base, action: 'busy' } };
+    try {
+      if ((await this.deps.files.kind(this.paths(stream, ref).published)) !== 'missing') {
+        await lock?.release();
+        return { held: false, outcome: { ...base, action: 'published-before' } };
+      }
+    } catch (thrown) {
+      await lock?.release();
+      throw thrown;
+    }
+    return { held: true, lock: lock ?? undefined };
   }
 
   private async runPipeline(
@@ -530,22 +555,14 @@ export class TransferService {
     const items: StagedBatch = [];
     try {
       for (const ref of refs) {
-        const base = { stream: stream.name, ...ref, failed: [] as Stage[] };
-        const lock = this.deps.locks
-          ? await this.deps.locks.tryAcquire(`transfer:exposure:${exposureKey(stream.name, ref)}`)
-          : undefined;
-        if (this.deps.locks && !lock) {
-          items.push({ ref, outcome: { ...base, action: 'busy' } });
+        const claim = await this.claim(stream, ref);
+        if (!claim.held) {
+          items.push({ ref, outcome: claim.outcome });
           continue;
         }
-        // Checked under the lock: another worker may have published it a moment ago.
-        if ((await this.deps.files.kind(this.paths(stream, ref).published)) !== 'missing') {
-          await lock?.release();
-          items.push({ ref, outcome: { ...base, action: 'published-before' } });
-          continue;
-        }
+        // Listed before anything else can throw, so the catch below releases its lock.
+        items.push({ ref, lock: claim.lock, sync: { ok: false, message: 'not copied yet' } });
         await this.prepareStaging(stream, ref, session);
-        items.push({ ref, lock, sync: { ok: false, message: 'not copied yet' } });
       }
       const copying = items.filter((item) => item.sync !== undefined);
       const night = refs[0]?.night;
@@ -593,10 +610,8 @@ export class TransferService {
    */
   private async reconcilePublished(stream: StreamConfig, ref: ExposureRef): Promise<void> {
     const { published, manifest } = this.paths(stream, ref);
-    const lock = this.deps.locks
-      ? await this.deps.locks.tryAcquire(`transfer:exposure:${exposureKey(stream.name, ref)}`)
-      : undefined;
-    if (this.deps.locks && !lock) return;
+    const lock = await this.lockExposure(stream, ref);
+    if (lock === undefined) return;
     try {
       // Checked again under the lock: the worker that published it may have recorded it since
       // this pass read the records.

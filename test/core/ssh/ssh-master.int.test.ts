@@ -16,7 +16,12 @@ import {
 } from '../../../src/core/ssh/ssh-master.adapter.js';
 import { freePort, tempDir } from '../../helpers/cli.js';
 import { requirement } from '../../helpers/environment.js';
-import { processesMentioning, sshMasters, waitUntil } from '../../helpers/processes.js';
+import {
+  assertOneLoginThenClean,
+  processesMentioning,
+  sshMasters,
+  waitUntil,
+} from '../../helpers/processes.js';
 import { hasSshd, startSshd, type TestSshd } from '../../helpers/sshd.js';
 
 class Unreachable extends Error {
@@ -78,15 +83,12 @@ describe(
       const dir = await master.connect();
       const client = await runChild('ssh', [...master.clientArgs(dir), '--', '127.0.0.1', 'echo', 'riding']);
       assert.deepEqual([client.code, client.stdout], [0, 'riding\n']);
-      assert.equal(sshd.connections() - before, 1);
-      assert.equal(sshMasters(controlDir).length, 1);
-      assert.equal(fs.readdirSync(controlDir).length, 1);
-
-      await master.close();
-      assert.deepEqual(processesMentioning(controlDir), []);
-      assert.deepEqual(fs.readdirSync(controlDir), []);
-      await master.close();
-      assert.equal(sshd.connections() - before, 1);
+      await assertOneLoginThenClean({
+        connections: () => sshd.connections(),
+        loginsBefore: before,
+        controlDir,
+        close: () => master.close(),
+      });
     });
 
     it('replaces a master that died between commands', async () => {

@@ -8,7 +8,12 @@ import type { SourceSession } from '../../../src/modules/transfer/transfer.ports
 import type { Discovery } from '../../../src/modules/transfer/transfer.types.js';
 import { freePort, tempDir } from '../../helpers/cli.js';
 import { hasProgram, requirement } from '../../helpers/environment.js';
-import { processesMentioning, sshMasters, waitUntil } from '../../helpers/processes.js';
+import {
+  assertOneLoginThenClean,
+  processesMentioning,
+  sshMasters,
+  waitUntil,
+} from '../../helpers/processes.js';
 import { hasSshd, startSshd, type TestSshd } from '../../helpers/sshd.js';
 
 /*
@@ -330,15 +335,12 @@ describe(
         );
         assert.deepEqual(outcome, { ok: true, changed: Object.keys(EXPOSURE_1).sort() });
       }
-      assert.equal(sshd.connections() - before, 1);
-      assert.equal(sshMasters(controlDir).length, 1);
-      assert.equal(fs.readdirSync(controlDir).length, 1);
-
-      await session.close();
-      assert.deepEqual(processesMentioning(controlDir), []);
-      assert.deepEqual(fs.readdirSync(controlDir), []);
-      await session.close();
-      assert.equal(sshd.connections() - before, 1);
+      await assertOneLoginThenClean({
+        connections: () => sshd.connections(),
+        loginsBefore: before,
+        controlDir,
+        close: () => session.close(),
+      });
     });
 
     it('reconnects once when the master connection dies', async () => {
