@@ -29,6 +29,7 @@ export function errnoCode(error: Error): string | undefined {
   return 'code' in error && typeof error.code === 'string' ? error.code : undefined;
 }
 
+/* eslint-disable @typescript-eslint/require-await -- the port is async; listing and small reads are synchronous on purpose (see listFiles, hashFile) */
 export class NodeFileHasher implements FileHasher {
   private readonly chunkBytes: number;
   /** Buffers of finished hashes, one per hash that ran at once (so at most the verify concurrency). */
@@ -40,7 +41,7 @@ export class NodeFileHasher implements FileHasher {
 
   async kind(target: string): Promise<'directory' | 'other' | 'missing'> {
     try {
-      return (await fs.promises.stat(target)).isDirectory() ? 'directory' : 'other';
+      return fs.statSync(target).isDirectory() ? 'directory' : 'other';
     } catch (e) {
       const error = coerceError(e);
       if (errnoCode(error) === 'ENOENT' || errnoCode(error) === 'ENOTDIR') return 'missing';
@@ -49,23 +50,24 @@ export class NodeFileHasher implements FileHasher {
   }
 
   async listFiles(dir: string): Promise<string[]> {
+    // Synchronous, like the small reads in hashFile: a directory listing is microseconds in the
+    // kernel, less than the promise round trip that would wrap it.
     const out: string[] = [];
-    const walk = async (relative: string): Promise<void> => {
-      const entries = await fs.promises.readdir(path.join(dir, relative), { withFileTypes: true });
-      for (const entry of entries) {
+    const walk = (relative: string): void => {
+      for (const entry of fs.readdirSync(path.join(dir, relative), { withFileTypes: true })) {
         const rel = relative === '' ? entry.name : `${relative}/${entry.name}`;
-        if (entry.isDirectory()) await walk(rel);
+        if (entry.isDirectory()) walk(rel);
         else if (entry.isFile()) out.push(rel);
-        else if (entry.isSymbolicLink() && (await this.isRegularTarget(path.join(dir, rel)))) out.push(rel);
+        else if (entry.isSymbolicLink() && isRegularTarget(path.join(dir, rel))) out.push(rel);
       }
     };
-    await walk('');
+    walk('');
     return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
   async readText(file: string): Promise<string | undefined> {
     try {
-      return await fs.promises.readFile(file, 'utf8');
+      return fs.readFileSync(file, 'utf8');
     } catch (e) {
       const error = coerceError(e);
       if (errnoCode(error) === 'ENOENT') return undefined;
@@ -100,12 +102,12 @@ export class NodeFileHasher implements FileHasher {
       fs.closeSync(fd);
     }
   }
+}
 
-  private async isRegularTarget(link: string): Promise<boolean> {
-    try {
-      return (await fs.promises.stat(link)).isFile();
-    } catch {
-      return false;
-    }
+function isRegularTarget(link: string): boolean {
+  try {
+    return fs.statSync(link).isFile();
+  } catch {
+    return false;
   }
 }

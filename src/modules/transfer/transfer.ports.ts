@@ -126,9 +126,12 @@ export interface ExposureFiles {
   /**
    * Moves `from` (a staged exposure directory) to `to` (its place in the destination), creating
    * the parent; never replaces an existing `to` (ConflictError). Same filesystem: one rename;
-   * across filesystems a verified copy then removal of `from`.
+   * across filesystems a verified copy then removal of `from`. The move is durable only after
+   * `flush` of both parents.
    */
   publish(from: string, to: string): Promise<void>;
+  /** Makes the entries added to or removed from these directories durable (fsync). */
+  flush(dirs: readonly string[]): Promise<void>;
   /** Creates `dir` and its parents when missing. */
   ensureDirectory(dir: string): Promise<void>;
   /** Sorted names of the subdirectories of `dir` ([] when it does not exist). */

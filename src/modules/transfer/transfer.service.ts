@@ -1,5 +1,6 @@
 import type { AlertSink } from '../../core/alerts/alerts.types.js';
 import path from 'node:path';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { NotFoundError, coerceError, isCustodianError } from '../../core/errors.js';
 import type { LockHandle, LockManager } from '../../core/lifecycle/lock.js';
 import type { Logger } from '../../core/logger.js';
@@ -105,6 +106,19 @@ type StagedItem =
   | { ref: ExposureRef; outcome: ExposureOutcome; sync?: undefined; lock?: undefined }
   | { ref: ExposureRef; sync: SyncOutcome; lock: LockHandle | undefined };
 type StagedBatch = StagedItem[];
+
+/** An exposure verified and moved (or not) by settleExposure, its publish not yet recorded. */
+interface SettledExposure {
+  ref: ExposureRef;
+  staging: string;
+  published: string;
+  verify: VerifyResult | undefined;
+  failures: { stage: Stage; message: string }[];
+  /** Whether it was moved into the destination (its publish record waits for the flush). */
+  moved: boolean;
+  /** Records a stage of this exposure (a failure also joins `failures`). */
+  record(stage: Stage, ok: boolean, message: string): Promise<void>;
+}
 
 function nightState(exposures: readonly ExposureStatus[]): NightState {
   const failed = exposures.some((e) => STAGES.some((s) => e[s]?.ok === false));
@@ -394,7 +408,8 @@ export class TransferService {
     const sync = await session.syncExposure(ref.night, ref.exposure, this.paths(stream, ref).staging, {
       signal,
     });
-    return this.finishExposure(stream, ref, session, sync);
+    const [outcome] = await this.finishExposures(stream, session, [{ ref, sync }]);
+    return outcome as ExposureOutcome;
   }
 
   /** A staged copy left by an interrupted attempt is resumed: rsync only fetches what is missing. */
@@ -413,15 +428,54 @@ export class TransferService {
   }
 
   /**
-   * The stages after the copy, the same for a job and for copyNight: record the copy, make the
-   * staged exposure read-only, verify it, publish it, alert on failures.
+   * The stages after the copy, the same for a job and for copyNight, for the exposures copied by
+   * one rsync: for each, record the copy, make the staged exposure read-only, verify it and move
+   * it into the destination; then make those moves durable with one fsync per directory (not two
+   * per exposure: with rsync writing meanwhile, each fsync waits for a journal commit), and only
+   * then record each publish and alert on failures. A crash between a move and its record is
+   * found by the next pass (reconcilePublished). Outcomes come in the order of `copied`.
    */
-  private async finishExposure(
+  private async finishExposures(
+    stream: StreamConfig,
+    session: SourceSession,
+    copied: readonly { ref: ExposureRef; sync: SyncOutcome }[],
+  ): Promise<ExposureOutcome[]> {
+    const settled: SettledExposure[] = [];
+    for (const { ref, sync } of copied) {
+      // A batch's exposures are finished in one stretch of mostly synchronous work (hashing,
+      // chmod, SQLite): let the event loop notice the next rsync's end between two of them.
+      if (settled.length > 0) await yieldToEventLoop();
+      settled.push(await this.settleExposure(stream, ref, session, sync));
+    }
+    const moved = settled.filter((s) => s.moved);
+    const directories = new Set(moved.flatMap((s) => [path.dirname(s.published), path.dirname(s.staging)]));
+    let unflushed: string | undefined;
+    try {
+      if (directories.size > 0) await this.deps.files.flush([...directories]);
+    } catch (thrown) {
+      unflushed = `the move to the destination may not survive a crash: ${coerceError(thrown).message}`;
+    }
+    const outcomes: ExposureOutcome[] = [];
+    for (const exposure of settled) {
+      if (exposure.moved) {
+        await exposure.record(
+          'publish',
+          unflushed === undefined,
+          unflushed ?? `published to ${exposure.published}`,
+        );
+      }
+      outcomes.push(await this.concludeExposure(stream, exposure));
+    }
+    return outcomes;
+  }
+
+  /** One exposure up to its move into the destination; the publish record waits for the flush. */
+  private async settleExposure(
     stream: StreamConfig,
     ref: ExposureRef,
     session: SourceSession,
     sync: SyncOutcome,
-  ): Promise<ExposureOutcome> {
+  ): Promise<SettledExposure> {
     const { files } = this.deps;
     const { staging, published, manifest } = this.paths(stream, ref);
     const failures: { stage: Stage; message: string }[] = [];
@@ -436,7 +490,6 @@ export class TransferService {
       });
       if (!ok) failures.push({ stage, message });
     };
-    const key = exposureKey(stream.name, ref);
     await record(
       'rsync',
       sync.ok,
@@ -456,13 +509,20 @@ export class TransferService {
       await record('checksum', false, coerceError(thrown).message);
     }
 
+    let moved = false;
     try {
       await files.publish(staging, published);
-      await record('publish', true, `published to ${published}`);
+      moved = true;
     } catch (thrown) {
       await record('publish', false, `${coerceError(thrown).message}; the staged copy stays in ${staging}`);
     }
+    return { ref, staging, published, verify, failures, moved, record };
+  }
 
+  /** Logs and alerts on an exposure's outcome, once its publish is recorded. */
+  private async concludeExposure(stream: StreamConfig, exposure: SettledExposure): Promise<ExposureOutcome> {
+    const { ref, failures, verify } = exposure;
+    const key = exposureKey(stream.name, ref);
     if (failures.length > 0) {
       const what = failures.map((f) => `${f.stage}: ${f.message}`).join('; ');
       this.logger.error({ stream: stream.name, ...ref, failures }, `exposure ${key} failed: ${what}`);
@@ -491,12 +551,14 @@ export class TransferService {
 
   /**
    * The exposures of one night that this process copies itself (`transfer once`; `watch`
-   * queues them as jobs), as a two-stage pipeline: rsync copies batch k+1 while this process
-   * makes batch k read-only, verifies and publishes it. One rsync per batch rather than per
-   * exposure saves the start-up every rsync pays (remote login shell, file-list exchange), which
-   * costs as much as copying a whole exposure; copy-batches.ts says how a night is cut. Each
-   * exposure goes through the same stages as a `transfer:exposure` job, under the same lock,
-   * held from before its copy until its outcome is recorded. `handled` gets the outcomes in order.
+   * queues them as jobs), as a pipeline: rsync copies batch k+1 while this process makes batch k
+   * read-only, verifies and publishes it, and once batch k is done, batch k+2 is claimed while k+1
+   * is still copying, so the next rsync starts as soon as the previous one ends. One rsync per
+   * batch rather than per exposure saves the start-up every rsync pays (remote login shell,
+   * file-list exchange), which costs as much as copying a whole exposure; copy-batches.ts says how
+   * a night is cut. Each exposure goes through the same stages as a `transfer:exposure` job, under
+   * the same lock, held from before its copy until its outcome is recorded; at most two batches
+   * hold locks at once. `handled` gets the outcomes in order.
    */
   private async copyNight(
     stream: StreamConfig,
@@ -506,51 +568,75 @@ export class TransferService {
     signal?: AbortSignal,
   ): Promise<void> {
     const batches = planBatches(refs);
-    const start = (index: number): Promise<StagedBatch> | undefined => {
+    // Every batch claimed so far: an error or an abort releases the locks they still hold (the
+    // staged copies are resumed by a later attempt).
+    const claimed: StagedBatch[] = [];
+    const background = <T>(promise: Promise<T>): Promise<T> => {
+      // Awaited later (or in the finally below); this only keeps an early rejection from
+      // counting as unhandled meanwhile.
+      promise.catch(() => undefined);
+      return promise;
+    };
+    const claim = (index: number): Promise<StagedBatch> | undefined => {
       const batch = batches[index];
       if (batch === undefined || signal?.aborted) return undefined;
-      const staging = this.stageBatch(stream, batch, session, signal);
-      // Awaited later (or in the finally below); this only keeps an early rejection from
-      // counting as unhandled while the previous batch is being finished.
-      staging.catch(() => undefined);
-      return staging;
+      return background(
+        this.claimBatch(stream, batch, session).then((items) => {
+          claimed.push(items);
+          return items;
+        }),
+      );
     };
-    let inFlight = start(0);
-    let current: StagedBatch | undefined;
+    const copy = (items: Promise<StagedBatch | undefined> | undefined) =>
+      items &&
+      background(
+        items.then((batch) =>
+          batch === undefined || signal?.aborted ? undefined : this.copyBatch(stream, batch, session, signal),
+        ),
+      );
+    const first = claim(0);
+    let copying = copy(first);
+    // The second batch is claimed once the first one's rsync has been started.
+    let claiming = first && background(first.then(() => claim(1)));
     try {
-      for (let index = 0; inFlight !== undefined; index++) {
-        current = await inFlight;
-        inFlight = start(index + 1);
+      for (let index = 0; copying !== undefined; index++) {
+        const current = await copying;
+        if (current === undefined) break;
+        copying = copy(claiming);
+        const copied = current.flatMap((item) =>
+          item.sync === undefined ? [] : [{ ...item, sync: item.sync }],
+        );
+        const outcomes = await this.finishExposures(stream, session, copied);
         for (const item of current) {
           if (item.sync === undefined) {
             handled(item.outcome);
             continue;
           }
-          const outcome = await this.finishExposure(stream, item.ref, session, item.sync);
           await item.lock?.release();
           item.lock = undefined;
-          handled(outcome);
+          handled(outcomes.shift() as ExposureOutcome);
         }
-        current = undefined;
+        claiming = claim(index + 2);
       }
     } finally {
-      // An error or an abort leaves locks held: this batch's unfinished exposures, and the next
-      // batch's once its rsync has ended. Their staged copies are resumed by a later attempt.
-      const next = await inFlight?.catch(() => undefined);
-      for (const item of [...(current ?? []), ...(next ?? [])]) await item.lock?.release();
+      await Promise.allSettled([copying, claiming]);
+      for (const batch of claimed) {
+        for (const item of batch) {
+          await item.lock?.release();
+          item.lock = undefined;
+        }
+      }
     }
   }
 
   /**
-   * Takes the locks of a batch's exposures, leaves out those busy elsewhere or published since
-   * discovery, and copies the rest in one rsync. When that rsync fails the exposures are copied
-   * again one at a time, so each records its own outcome and message.
+   * Takes the locks of a batch's exposures and prepares their staging; those busy elsewhere or
+   * published since discovery are left out, with their outcome.
    */
-  private async stageBatch(
+  private async claimBatch(
     stream: StreamConfig,
     refs: readonly ExposureRef[],
     session: SourceSession,
-    signal?: AbortSignal,
   ): Promise<StagedBatch> {
     const items: StagedBatch = [];
     try {
@@ -564,44 +650,57 @@ export class TransferService {
         items.push({ ref, lock: claim.lock, sync: { ok: false, message: 'not copied yet' } });
         await this.prepareStaging(stream, ref, session);
       }
-      const copying = items.filter((item) => item.sync !== undefined);
-      const night = refs[0]?.night;
-      if (copying.length === 0 || night === undefined) return items;
-      const together =
-        copying.length > 1
-          ? await session.syncExposures(
-              night,
-              copying.map((item) => item.ref.exposure),
-              path.join(stream.staging, night),
-              { signal },
-            )
-          : undefined;
-      if (together?.ok) {
-        const changed = changedByExposure(together.changed);
-        for (const item of copying) item.sync = { ok: true, changed: changed.get(item.ref.exposure) ?? [] };
-        return items;
-      }
-      if (together) {
-        this.logger.warn(
-          { stream: stream.name, night, exposures: copying.length },
-          `${together.message}; copying these exposures one at a time`,
-        );
-      }
-      // What the failed batch copied counts as copied by this attempt.
-      const copiedBefore = changedByExposure(together?.changed ?? []);
-      for (const item of copying) {
-        const { staging } = this.paths(stream, item.ref);
-        const alone = await session.syncExposure(night, item.ref.exposure, staging, { signal });
-        const before = copiedBefore.get(item.ref.exposure) ?? [];
-        item.sync = alone.ok
-          ? { ok: true, changed: [...new Set([...before, ...alone.changed])].sort() }
-          : alone;
-      }
       return items;
     } catch (thrown) {
       for (const item of items) await item.lock?.release();
       throw thrown;
     }
+  }
+
+  /**
+   * Copies a claimed batch's exposures in one rsync. When that rsync fails the exposures are
+   * copied again one at a time, so each records its own outcome and message.
+   */
+  private async copyBatch(
+    stream: StreamConfig,
+    items: StagedBatch,
+    session: SourceSession,
+    signal?: AbortSignal,
+  ): Promise<StagedBatch> {
+    const copying = items.filter((item) => item.sync !== undefined);
+    const night = items[0]?.ref.night;
+    if (copying.length === 0 || night === undefined) return items;
+    const together =
+      copying.length > 1
+        ? await session.syncExposures(
+            night,
+            copying.map((item) => item.ref.exposure),
+            path.join(stream.staging, night),
+            { signal },
+          )
+        : undefined;
+    if (together?.ok) {
+      const changed = changedByExposure(together.changed);
+      for (const item of copying) item.sync = { ok: true, changed: changed.get(item.ref.exposure) ?? [] };
+      return items;
+    }
+    if (together) {
+      this.logger.warn(
+        { stream: stream.name, night, exposures: copying.length },
+        `${together.message}; copying these exposures one at a time`,
+      );
+    }
+    // What the failed batch copied counts as copied by this attempt.
+    const copiedBefore = changedByExposure(together?.changed ?? []);
+    for (const item of copying) {
+      const { staging } = this.paths(stream, item.ref);
+      const alone = await session.syncExposure(night, item.ref.exposure, staging, { signal });
+      const before = copiedBefore.get(item.ref.exposure) ?? [];
+      item.sync = alone.ok
+        ? { ok: true, changed: [...new Set([...before, ...alone.changed])].sort() }
+        : alone;
+    }
+    return items;
   }
 
   /**

@@ -26,7 +26,9 @@ import {
   type TransferModule,
 } from '../../../src/modules/transfer/index.js';
 import { RsyncConnector } from '../../../src/modules/transfer/rsync.adapter.js';
-import type { SourceConnector } from '../../../src/modules/transfer/transfer.ports.js';
+import { LocalExposureFiles } from '../../../src/modules/transfer/publish.adapter.js';
+import { planBatches } from '../../../src/modules/transfer/copy-batches.js';
+import type { ExposureFiles, SourceConnector } from '../../../src/modules/transfer/transfer.ports.js';
 import { defaultFiles, modeOf, snapshotTree, writeExposure, writeManifest } from './transfer-fixture.js';
 
 const NIGHT = '20261121';
@@ -87,7 +89,14 @@ describeEachDialect('transfer service', (ctx) => {
     harness = undefined;
   });
 
-  function build(options: { archive?: string; connector?: SourceConnector } = {}): Harness {
+  function build(
+    options: {
+      archive?: string;
+      connector?: SourceConnector;
+      files?: ExposureFiles;
+      locks?: LockManager;
+    } = {},
+  ): Harness {
     const root = tempDir('custodian-transfer-');
     const dirs = {
       source: path.join(root, 'source'),
@@ -115,10 +124,11 @@ describeEachDialect('transfer service', (ctx) => {
       config,
       database: ctx.database,
       alerts,
-      locks,
+      locks: options.locks ?? locks,
       logger: silentLogger(),
       clock: () => now,
       ...(options.connector ? { connector: options.connector } : {}),
+      ...(options.files ? { files: options.files } : {}),
     });
     return {
       module,
@@ -297,6 +307,95 @@ describeEachDialect('transfer service', (ctx) => {
       next.streams[0]?.exposures.map((e) => [e.exposure, e.action, e.failed]),
       [['00000206', 'transferred', []]],
     );
+  });
+
+  it('pipelines a long night: at most two batches hold locks, one flush per batch before its publish records, all locks released', async () => {
+    // Locks counted as they are taken and released.
+    let held = 0;
+    let most = 0;
+    const counting: LockManager = {
+      async tryAcquire(name) {
+        const handle = await locks.tryAcquire(name);
+        if (!handle) return undefined;
+        held++;
+        most = Math.max(most, held);
+        let released = false;
+        return Object.assign(Object.create(handle) as typeof handle, {
+          release: async () => {
+            if (!released) held--;
+            released = true;
+            await handle.release();
+          },
+        });
+      },
+    };
+    // Flushes recorded with how many publish records existed at that moment.
+    const real = new LocalExposureFiles();
+    const flushes: { dirs: string[]; publishedBefore: number }[] = [];
+    const files: ExposureFiles = Object.assign(Object.create(real) as ExposureFiles, {
+      flush: async (dirs: readonly string[]) => {
+        const status = await harness?.module.service.status({ night: NIGHT });
+        flushes.push({
+          dirs: [...dirs].sort(),
+          publishedBefore: status?.filter((s) => s.publish).length ?? -1,
+        });
+        await real.flush(dirs);
+      },
+    });
+    harness = build({ locks: counting, files });
+    const h = harness;
+    const exposures = Array.from({ length: 20 }, (_, i) => String(301 + i).padStart(8, '0'));
+    for (const exposure of exposures) writeExposure(h.source, { night: NIGHT, exposure });
+
+    const pass = await h.module.service.runPass();
+    assert.deepEqual(
+      pass.streams[0]?.exposures.map((e) => [e.exposure, e.action, e.failed]),
+      exposures.map((e) => [e, 'transferred', []]),
+    );
+    const sizes = planBatches(exposures).map((b) => b.length);
+    assert.ok(sizes.length >= 3, `a night long enough for several batches (${sizes.join(', ')})`);
+    const twoBatches = Math.max(...sizes.slice(1).map((size, i) => size + (sizes[i] as number)));
+    assert.ok(most <= twoBatches, `at most two batches held locks at once (${most} > ${twoBatches})`);
+    assert.equal(held, 0, 'every lock released');
+    // One flush per batch, of the night's destination and staging directories, each before the
+    // publish records of its batch (so a record never claims a move the disk may forget).
+    assert.deepEqual(
+      flushes.map((f) => f.dirs),
+      sizes.map(() => [path.join(h.destination, NIGHT), path.join(h.staging, NIGHT)].sort()),
+    );
+    let recorded = 0;
+    flushes.forEach((flush, i) => {
+      assert.equal(flush.publishedBefore, recorded, `flush ${i} came before its batch's publish records`);
+      recorded += sizes[i] as number;
+    });
+    const status = await h.module.service.status({ night: NIGHT });
+    assert.equal(status.filter((s) => s.publish?.ok && s.checksum?.ok).length, exposures.length);
+  });
+
+  it('a failed flush records publish as failed, leaves the data published and alerts once per exposure', async () => {
+    const real = new LocalExposureFiles();
+    const files: ExposureFiles = Object.assign(Object.create(real) as ExposureFiles, {
+      flush: () => Promise.reject(new Error('EIO: i/o error, fsync')),
+    });
+    harness = build({ files });
+    const h = harness;
+    writeExposure(h.source, { night: NIGHT, exposure: '00000401' });
+
+    const pass = await h.module.service.runPass();
+    assert.deepEqual(
+      pass.streams[0]?.exposures.map((e) => [e.exposure, e.failed]),
+      [['00000401', ['publish']]],
+    );
+    const [row] = await h.module.service.status({ night: NIGHT });
+    assert.equal(row?.publish?.ok, false);
+    assert.match(row?.publish?.message ?? '', /may not survive a crash: EIO: i\/o error, fsync/);
+    assert.equal(row?.checksum?.ok, true);
+    assert.ok(
+      fs.existsSync(path.join(h.destination, NIGHT, '00000401', 'desi-00000401.fits.fz')),
+      'data published',
+    );
+    assert.equal(smtp.mails.length, 1);
+    assert.match(smtp.mails[0]?.raw ?? '', /00000401/);
   });
 
   it('catches up a late file once per night, re-locks and re-verifies', async () => {
