@@ -65,6 +65,31 @@ async function dumpDatabase(database: Database): Promise<unknown> {
   return out;
 }
 
+/** A lock manager that counts the locks held at once (and the most ever held). */
+function countingLocks(locks: LockManager): { manager: LockManager; held: number; most: number } {
+  const counts = {
+    held: 0,
+    most: 0,
+    manager: {
+      async tryAcquire(name: string) {
+        const handle = await locks.tryAcquire(name);
+        if (!handle) return undefined;
+        counts.held++;
+        counts.most = Math.max(counts.most, counts.held);
+        let released = false;
+        return Object.assign(Object.create(handle) as typeof handle, {
+          release: async () => {
+            if (!released) counts.held--;
+            released = true;
+            await handle.release();
+          },
+        });
+      },
+    },
+  };
+  return counts;
+}
+
 describeEachDialect('transfer service', (ctx) => {
   let smtp: Awaited<ReturnType<typeof startSmtpSink>>;
   let locks: LockManager;
@@ -310,25 +335,7 @@ describeEachDialect('transfer service', (ctx) => {
   });
 
   it('pipelines a long night: at most two batches hold locks, one flush per batch before its publish records, all locks released', async () => {
-    // Locks counted as they are taken and released.
-    let held = 0;
-    let most = 0;
-    const counting: LockManager = {
-      async tryAcquire(name) {
-        const handle = await locks.tryAcquire(name);
-        if (!handle) return undefined;
-        held++;
-        most = Math.max(most, held);
-        let released = false;
-        return Object.assign(Object.create(handle) as typeof handle, {
-          release: async () => {
-            if (!released) held--;
-            released = true;
-            await handle.release();
-          },
-        });
-      },
-    };
+    const counting = countingLocks(locks);
     // Flushes recorded with how many publish records existed at that moment.
     const real = new LocalExposureFiles();
     const flushes: { dirs: string[]; publishedBefore: number }[] = [];
@@ -342,7 +349,7 @@ describeEachDialect('transfer service', (ctx) => {
         await real.flush(dirs);
       },
     });
-    harness = build({ locks: counting, files });
+    harness = build({ locks: counting.manager, files });
     const h = harness;
     const exposures = Array.from({ length: 20 }, (_, i) => String(301 + i).padStart(8, '0'));
     for (const exposure of exposures) writeExposure(h.source, { night: NIGHT, exposure });
@@ -355,8 +362,11 @@ describeEachDialect('transfer service', (ctx) => {
     const sizes = planBatches(exposures).map((b) => b.length);
     assert.ok(sizes.length >= 3, `a night long enough for several batches (${sizes.join(', ')})`);
     const twoBatches = Math.max(...sizes.slice(1).map((size, i) => size + (sizes[i] as number)));
-    assert.ok(most <= twoBatches, `at most two batches held locks at once (${most} > ${twoBatches})`);
-    assert.equal(held, 0, 'every lock released');
+    assert.ok(
+      counting.most <= twoBatches,
+      `at most two batches held locks at once (${counting.most} > ${twoBatches})`,
+    );
+    assert.equal(counting.held, 0, 'every lock released');
     // One flush per batch, of the night's destination and staging directories, each before the
     // publish records of its batch (so a record never claims a move the disk may forget).
     assert.deepEqual(
@@ -370,6 +380,36 @@ describeEachDialect('transfer service', (ctx) => {
     });
     const status = await h.module.service.status({ night: NIGHT });
     assert.equal(status.filter((s) => s.publish?.ok && s.checksum?.ok).length, exposures.length);
+  });
+
+  it('an abort in the middle of a long night releases every lock; the next pass copies the rest', async () => {
+    const counting = countingLocks(locks);
+    harness = build({ locks: counting.manager });
+    const h = harness;
+    const exposures = Array.from({ length: 20 }, (_, i) => String(501 + i).padStart(8, '0'));
+    for (const exposure of exposures) writeExposure(h.source, { night: NIGHT, exposure });
+    const stop = new AbortController();
+
+    const first = await h.module.service
+      .runPass({ signal: stop.signal, onExposure: () => stop.abort(new Error('stopping')) })
+      .then(
+        (result) => result.streams[0]?.exposures.map((e) => e.exposure) ?? [],
+        (error: unknown) => error,
+      );
+    assert.equal(counting.held, 0, 'every lock released after the abort');
+    const done = Array.isArray(first) ? first.length : 0;
+    assert.ok(done < exposures.length, 'the abort stopped the pass early');
+
+    const rest = await h.module.service.runPass();
+    const transferred = rest.streams[0]?.exposures ?? [];
+    assert.ok(transferred.every((e) => e.action === 'transferred' && e.failed.length === 0));
+    const status = await h.module.service.status({ night: NIGHT });
+    assert.deepEqual(
+      status.filter((s) => s.rsync?.ok && s.checksum?.ok && s.publish?.ok).map((s) => s.exposure),
+      exposures,
+      'every exposure copied, verified and published once, none failed',
+    );
+    assert.equal(counting.held, 0);
   });
 
   it('a failed flush records publish as failed, leaves the data published and alerts once per exposure', async () => {
