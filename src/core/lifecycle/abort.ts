@@ -5,10 +5,41 @@
  * by its long-lived sources on Node 20; a queue that links the run signal for every job would
  * grow without bound. Here the caller disposes the link when the job is done.
  */
+import { coerceError } from '../errors.js';
+
 /** Why a signal aborted, as an Error: its reason when that is one, else a DOMException AbortError. */
 export function abortReason(signal: AbortSignal): Error {
   const reason: unknown = signal.reason;
   return reason instanceof Error ? reason : new DOMException('The operation was aborted', 'AbortError');
+}
+
+/**
+ * `promise`, unless `signal` aborts first: then `onAbort` runs (to stop the work behind the
+ * promise, e.g. kill a child) and the result rejects with the abort's reason. A rejection of
+ * `promise` arrives as an Error.
+ */
+export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal, onAbort: () => void): Promise<T> {
+  if (signal.aborted) {
+    onAbort();
+    return Promise.reject(abortReason(signal));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const aborted = () => {
+      onAbort();
+      reject(abortReason(signal));
+    };
+    signal.addEventListener('abort', aborted, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', aborted);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', aborted);
+        reject(coerceError(error));
+      },
+    );
+  });
 }
 
 export interface LinkedSignal {

@@ -71,6 +71,45 @@ describe('runLoop', () => {
     assert.deepEqual(errors, ['first failed', 'a string']);
   });
 
+  it('raises the failure alert when an iteration fails and resolves it after every good one, not after an interrupted one', async () => {
+    const controller = new AbortController();
+    const calls: string[] = [];
+    const sink = {
+      raise: (input: { code: string; key?: string; message: string; severity: string }) => {
+        calls.push(`raise ${input.code} ${input.key} ${input.severity}: ${input.message}`);
+        return Promise.resolve();
+      },
+      resolve: (code: string, key?: string) => {
+        calls.push(`resolve ${code} ${key}`);
+        return Promise.resolve();
+      },
+    };
+    const script: (() => Promise<void | 'interrupted'>)[] = [
+      () => Promise.resolve(),
+      () => Promise.reject(new Error('database is down')),
+      () => Promise.resolve('interrupted'),
+      () => {
+        controller.abort();
+        return Promise.resolve();
+      },
+    ];
+    let next = 0;
+    const result = await runLoop({
+      name: 'test:watch',
+      signal: controller.signal,
+      intervalMs: 1,
+      logger: silentLogger(),
+      failureAlert: { sink, code: 'TEST_PASS_FAILED', message: (error) => `a pass failed: ${error.message}` },
+      iteration: () => (script[next++] as () => Promise<void | 'interrupted'>)(),
+    });
+    assert.equal(result.iterations, 4);
+    assert.deepEqual(calls, [
+      'resolve TEST_PASS_FAILED test:watch',
+      'raise TEST_PASS_FAILED test:watch critical: a pass failed: database is down',
+      'resolve TEST_PASS_FAILED test:watch',
+    ]);
+  });
+
   it('stops before the next iteration when the kill file exists', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'custodian-loop-'));
     const killFile = path.join(dir, 'STOP');

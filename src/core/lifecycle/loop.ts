@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import type { AlertSink } from '../alerts/alerts.types.js';
 import type { Logger } from '../logger.js';
 import { coerceError } from '../errors.js';
 import { sleep } from './abort.js';
@@ -15,10 +16,19 @@ export interface LoopOptions {
   /** When this file exists the loop stops before its next iteration (an operator's off switch). */
   killFile?: string;
   logger: Logger;
-  /** One idempotent step; receives the loop's signal so long steps can stop early. */
-  iteration: (signal: AbortSignal) => Promise<void>;
-  /** Called with the error of a failed iteration (raise an alert here); the loop goes on. */
+  /**
+   * One idempotent step; receives the loop's signal so long steps can stop early. Resolves
+   * 'interrupted' when the signal stopped it midway: neither a failure nor a good pass.
+   */
+  iteration: (signal: AbortSignal) => Promise<void | 'interrupted'>;
+  /** Called with the error of a failed iteration; the loop goes on. */
   onError?: (error: Error) => void | Promise<void>;
+  /**
+   * Raised (critical, key `name`) when an iteration fails, with `message(error)`; resolved after
+   * every good iteration, not only in the process that raised it, so a restarted daemon clears
+   * the alert of the one before.
+   */
+  failureAlert?: { sink: AlertSink; code: string; message: (error: Error) => string };
 }
 
 export interface LoopResult {
@@ -47,15 +57,25 @@ export async function runLoop(options: LoopOptions): Promise<LoopResult> {
       return { stoppedBy: 'kill-file', iterations };
     }
     iterations += 1;
+    const alert = options.failureAlert;
     try {
-      await options.iteration(signal);
+      const ended = await options.iteration(signal);
+      if (ended !== 'interrupted') await alert?.sink.resolve?.(alert.code, name);
     } catch (thrown) {
       const error = coerceError(thrown);
       log.error({ err: error }, `${name}: iteration failed; continuing with the next one`);
       try {
+        if (alert) {
+          await alert.sink.raise({
+            code: alert.code,
+            severity: 'critical',
+            message: alert.message(error),
+            key: name,
+          });
+        }
         await options.onError?.(error);
       } catch (alertError) {
-        log.error({ err: coerceError(alertError) }, `${name}: onError failed`);
+        log.error({ err: coerceError(alertError) }, `${name}: its failure could not be reported`);
       }
     }
     if (signal.aborted) break;

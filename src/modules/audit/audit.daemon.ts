@@ -36,6 +36,11 @@ export class AuditWatchDaemon implements Daemon {
       intervalMs: this.options.intervalSeconds * 1000,
       killFile: this.options.killFile,
       logger,
+      failureAlert: {
+        sink: alerts,
+        code: PASS_FAILED,
+        message: (error) => `the audit scheduler failed: ${error.message}; the next pass retries`,
+      },
       iteration: async (loopSignal) => {
         const site = await service.pickSite();
         if (site === undefined) logger.debug('no audit site is ready');
@@ -43,16 +48,6 @@ export class AuditWatchDaemon implements Daemon {
           await this.options.dispatch(site);
           logger.info({ site }, `audit of ${site} queued`);
         } else await service.runSite(site, { signal: loopSignal });
-        // Resolved after every good pass, also when another process raised it.
-        await alerts.resolve?.(PASS_FAILED, this.name);
-      },
-      onError: async (error) => {
-        await alerts.raise({
-          code: PASS_FAILED,
-          severity: 'critical',
-          message: `the audit scheduler failed: ${error.message}; the next pass retries`,
-          key: this.name,
-        });
       },
     });
     logger.info({ stoppedBy: result.stoppedBy, passes: result.iterations }, 'audit watch stopped');

@@ -16,7 +16,7 @@ import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { InputError, UnavailableError, coerceError } from '../../core/errors.js';
-import { abortReason } from '../../core/lifecycle/abort.js';
+import { raceAbort } from '../../core/lifecycle/abort.js';
 import {
   STDERR_CAP,
   childEnv,
@@ -232,7 +232,7 @@ class SshWorker {
   }
 
   async start(signal: AbortSignal): Promise<void> {
-    await this.withSignal(this.ready, signal);
+    await raceAbort(this.ready, signal, () => this.kill());
   }
 
   list(remoteDir: string, signal: AbortSignal): Promise<WorkerAnswer> {
@@ -242,31 +242,7 @@ class SshWorker {
       this.pending = { resolve, reject };
     });
     this.child.stdin.write(`${remoteDir}\n`);
-    return this.withSignal(answer, signal);
-  }
-
-  private withSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-    if (signal.aborted) {
-      this.kill();
-      return Promise.reject(abortReason(signal));
-    }
-    return new Promise<T>((resolve, reject) => {
-      const onAbort = () => {
-        this.kill();
-        reject(abortReason(signal));
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      promise.then(
-        (value) => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(value);
-        },
-        (error: unknown) => {
-          signal.removeEventListener('abort', onAbort);
-          reject(coerceError(error));
-        },
-      );
-    });
+    return raceAbort(answer, signal, () => this.kill());
   }
 
   kill(): void {

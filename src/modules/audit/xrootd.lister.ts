@@ -64,7 +64,7 @@ import {
   type StorageLocation,
   type SubtreeListing,
 } from './storage-url.parser.js';
-import { abortReason } from '../../core/lifecycle/abort.js';
+import { abortReason, raceAbort } from '../../core/lifecycle/abort.js';
 
 type RootLocation = Extract<StorageLocation, { scheme: 'root' }>;
 
@@ -206,7 +206,7 @@ export class XrdfsSession {
 
   /** Resolves once the first prompt arrived; rejects if xrdfs exits first or `signal` aborts. */
   async start(signal: AbortSignal): Promise<void> {
-    await this.withSignal(this.ready, signal);
+    await raceAbort(this.ready, signal, () => this.kill());
   }
 
   /** Runs one command line and resolves with its answer (stdout and stderr, the echoed line removed). */
@@ -230,31 +230,7 @@ export class XrdfsSession {
     });
     this.commands++;
     this.child.stdin.write(`${command}\n`);
-    return this.withSignal(answer, signal);
-  }
-
-  private withSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-    if (signal.aborted) {
-      this.kill();
-      return Promise.reject(abortReason(signal));
-    }
-    return new Promise<T>((resolve, reject) => {
-      const onAbort = () => {
-        this.kill();
-        reject(abortReason(signal));
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      promise.then(
-        (value) => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(value);
-        },
-        (error: unknown) => {
-          signal.removeEventListener('abort', onAbort);
-          reject(coerceError(error));
-        },
-      );
-    });
+    return raceAbort(answer, signal, () => this.kill());
   }
 
   kill(): void {

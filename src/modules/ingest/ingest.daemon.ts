@@ -3,7 +3,7 @@
  *
  * States: idle (check the kill file; stop if it exists or the signal aborted) → pass (one
  * organize pass over the drop directory; a failed pass is logged and alerted, never fatal, and
- * the alert is resolved by the next pass that succeeds) →
+ * the alert is resolved by every pass that succeeds, also one raised by an earlier process) →
  * sleep `intervalSeconds` (cut short by the signal) → idle. A pass is idempotent and finishes
  * what an interrupted pass left, so stopping at any point, even with kill -9, loses nothing.
  * SIGINT/SIGTERM abort the signal: the current pass completes, then the daemon returns.
@@ -35,28 +35,20 @@ export class IngestWatchDaemon implements Daemon {
   async start(signal: AbortSignal): Promise<void> {
     const { service, alerts, logger } = this.options;
     const runLoop = this.options.runLoop ?? coreRunLoop;
-    let failing = false;
     const result = await runLoop({
       name: this.name,
       signal,
       intervalMs: this.options.intervalSeconds * 1000,
       killFile: this.options.killFile,
       logger,
+      failureAlert: {
+        sink: alerts,
+        code: PASS_FAILED,
+        message: (error) =>
+          `an ingest pass failed: ${error.message}; files stay in the drop directory and the next pass retries`,
+      },
       iteration: async () => {
         await service.runPass();
-        if (failing) {
-          failing = false;
-          await alerts.resolve?.(PASS_FAILED, this.name);
-        }
-      },
-      onError: async (error) => {
-        failing = true;
-        await alerts.raise({
-          code: PASS_FAILED,
-          severity: 'critical',
-          message: `an ingest pass failed: ${error.message}; files stay in the drop directory and the next pass retries`,
-          key: this.name,
-        });
       },
     });
     logger.info({ stoppedBy: result.stoppedBy, passes: result.iterations }, 'ingest watch stopped');

@@ -40,6 +40,11 @@ export class TransferWatchDaemon implements Daemon {
       intervalMs: this.options.intervalSeconds * 1000,
       killFile: this.options.killFile,
       logger,
+      failureAlert: {
+        sink: alerts,
+        code: PASS_FAILED,
+        message: (error) => `a transfer pass failed: ${error.message}; the next pass retries`,
+      },
       iteration: async (loopSignal) => {
         let pass;
         try {
@@ -52,7 +57,7 @@ export class TransferWatchDaemon implements Daemon {
           // Stopped by SIGTERM or the kill file in the middle of a step: not a failure.
           if (loopSignal.aborted) {
             logger.info('transfer pass interrupted by the stop request; the next start resumes it');
-            return;
+            return 'interrupted';
           }
           throw error;
         }
@@ -72,17 +77,6 @@ export class TransferWatchDaemon implements Daemon {
             `transfer pass of ${stream.stream}`,
           );
         }
-        // Resolved after every good pass (not only in the process that raised it): a restarted
-        // daemon clears the alert of the one before.
-        await alerts.resolve?.(PASS_FAILED, this.name);
-      },
-      onError: async (error) => {
-        await alerts.raise({
-          code: PASS_FAILED,
-          severity: 'critical',
-          message: `a transfer pass failed: ${error.message}; the next pass retries`,
-          key: this.name,
-        });
       },
     });
     logger.info({ stoppedBy: result.stoppedBy, passes: result.iterations }, 'transfer watch stopped');
