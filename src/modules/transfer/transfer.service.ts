@@ -596,7 +596,7 @@ export class TransferService {
       );
     const first = claim(0);
     let copying = copy(first);
-    // The second batch is claimed once the first one's rsync has been started.
+    // The second batch is claimed right after the first, while the first one's rsync starts.
     let claiming = first && background(first.then(() => claim(1)));
     try {
       for (let index = 0; copying !== undefined; index++) {
