@@ -320,9 +320,10 @@ function isRunning(pid: number): boolean {
 
 async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
-  while (isRunning(pid)) {
+  // A master told to exit is usually gone within a few milliseconds: look again soon, then less often.
+  for (let pauseMs = 2; isRunning(pid); pauseMs = Math.min(pauseMs * 2, 25)) {
     if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 25));
+    await new Promise((resolve) => setTimeout(resolve, pauseMs));
   }
   return true;
 }
