@@ -5,8 +5,8 @@
 
 /**
  * Exposures per rsync in copyNight at most. Each holds its lock until it is recorded, and two
- * batches are in flight, so with PostgreSQL (one connection per advisory lock) `transfer once`
- * holds up to twice this many connections for a moment.
+ * batches are in flight, so `transfer once` holds up to twice this many locks at once (on
+ * PostgreSQL all on one connection: core/lifecycle/lock.postgres.ts).
  */
 export const BATCH_MAX = 32;
 /** The last batch's size when the night is long enough: its verification is not overlapped with a copy. */

@@ -118,6 +118,38 @@ describeEachDialect('lock managers', (ctx) => {
   });
 
   if (ctx.dialect === 'postgres') {
+    /** Connections of lock managers to the test database. */
+    async function lockConnections(): Promise<number> {
+      const { rows } = await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity
+        where application_name = 'custodian-locks' and datname = current_database()`.execute(ctx.database.db);
+      return rows[0]?.n ?? -1;
+    }
+
+    it('holds many locks on one connection, closes it with the last, and loses them all with it', async () => {
+      const locks = await manager();
+      const names = Array.from({ length: 12 }, (_, i) => `exposure:${i}`);
+      const held = await Promise.all(names.map((name) => acquire(locks, name)));
+      assert.ok(held.every(Boolean), 'every name taken');
+      assert.equal(await lockConnections(), 1, 'one connection for all of them');
+      assert.equal(await acquire(await manager(), 'exposure:3'), undefined, 'held against another process');
+      for (const handle of held) await handle?.release();
+      const deadline = Date.now() + 5000;
+      while ((await lockConnections()) > 0 && Date.now() < deadline) await sleep(20);
+      assert.equal(await lockConnections(), 0, 'no connection once nothing is held');
+
+      const again = await Promise.all(names.slice(0, 3).map((name) => acquire(locks, name)));
+      assert.ok(again.every(Boolean), 'a new session after the last one closed');
+      await sql`select pg_terminate_backend(pid) from pg_stat_activity
+                where application_name = 'custodian-locks' and datname = current_database()`.execute(
+        ctx.database.db,
+      );
+      await waitFor('every lock to be lost', () => again.every((handle) => handle?.lost.aborted));
+      assert.ok(
+        await acquire(locks, names[0] as string),
+        'the same manager takes locks again, on a new session',
+      );
+    });
+
     it('reports an advisory lock as lost when its connection dies', async () => {
       const locks = await manager();
       const held = await acquire(locks, 'fragile');
