@@ -5,13 +5,14 @@ import { BATCH_LAST, BATCH_MAX, changedByExposure, planBatches } from './copy-ba
 const sizes = (n: number) => planBatches(Array.from({ length: n }, (_, i) => i)).map((b) => b.length);
 
 describe('planBatches', () => {
-  it('grows from 2 by fours up to BATCH_MAX and ends with a small batch', () => {
+  it('cuts BATCH_MAX at a time and ends with a small batch', () => {
     assert.deepEqual(sizes(0), []);
     assert.deepEqual(sizes(1), [1]);
-    assert.deepEqual(sizes(2), [2]);
-    assert.deepEqual(sizes(7), [2, 5]);
-    assert.deepEqual(sizes(100), [2, 8, 32, 32, 20, 6]);
-    assert.deepEqual(sizes(200), [2, 8, 32, 32, 32, 32, 32, 24, 6]);
+    assert.deepEqual(sizes(7), [7]);
+    assert.deepEqual(sizes(10), [4, 6]);
+    assert.deepEqual(sizes(40), [32, 8]);
+    assert.deepEqual(sizes(50), [32, 12, 6]);
+    assert.deepEqual(sizes(100), [32, 32, 32, 4]);
   });
 
   it('keeps every item once, in order, within the bounds, for any night length', () => {

@@ -13,20 +13,21 @@ export const BATCH_MAX = 32;
 export const BATCH_LAST = 6;
 
 /**
- * Batches of 2, 8, 32, … exposures, in order: the first is small so verification starts at once,
- * later ones large because every rsync run costs its start-up (~70 ms here, as much as copying a
- * whole exposure), and the last is small again because nothing overlaps its verification.
+ * Batches of BATCH_MAX exposures, in order, the last one small. Every rsync run costs its
+ * start-up (~70 ms here, as much as copying a whole exposure), so runs are few. The last is small
+ * because nothing overlaps its verification. The first need not be: finishing a batch (read-only,
+ * sha256, move, records) takes about a third of the time its copy does, so verification keeps up
+ * without a head start (measured: 2, 8, 32, 32, 20, 6 for a night of 100 was ~0.1 s slower than
+ * 32, 32, 32, 4).
  */
 export function planBatches<T>(items: readonly T[]): T[][] {
   const batches: T[][] = [];
-  let size = 2;
   for (let i = 0; i < items.length;) {
     const remaining = items.length - i;
-    let take = Math.min(size, remaining);
+    let take = Math.min(BATCH_MAX, remaining);
     if (take === remaining && remaining > BATCH_LAST + 2) take = remaining - BATCH_LAST;
     batches.push(items.slice(i, i + take));
     i += take;
-    size = Math.min(size * 4, BATCH_MAX);
   }
   return batches;
 }

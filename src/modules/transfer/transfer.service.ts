@@ -601,7 +601,8 @@ export class TransferService {
     try {
       for (let index = 0; copying !== undefined; index++) {
         const current = await copying;
-        if (current === undefined) break;
+        // Stopped: what this batch copied stays in staging, where the next pass resumes it.
+        if (current === undefined || signal?.aborted) break;
         copying = copy(claiming);
         const copied = current.flatMap((item) =>
           item.sync === undefined ? [] : [{ ...item, sync: item.sync }],

@@ -269,11 +269,11 @@ describeEachDialect('transfer service', (ctx) => {
     };
     harness = build({ connector });
     const h = harness;
-    const exposures = ['00000201', '00000202', '00000203', '00000204', '00000205', '00000206', '00000207'];
+    const exposures = Array.from({ length: 10 }, (_, i) => String(201 + i).padStart(8, '0'));
     for (const exposure of exposures) writeExposure(h.source, { night: NIGHT, exposure });
     // A leftover in staging that rsync cannot replace without deleting (a non-empty directory
     // where the source has a file): this exposure's copy fails, in its batch and alone.
-    const blocked = path.join(h.staging, NIGHT, '00000204', 'desi-00000204.fits.fz');
+    const blocked = path.join(h.staging, NIGHT, '00000208', 'desi-00000208.fits.fz');
     fs.mkdirSync(blocked, { recursive: true });
     fs.writeFileSync(path.join(blocked, 'stray'), 'in the way');
     // Another worker holds 00000206.
@@ -285,32 +285,31 @@ describeEachDialect('transfer service', (ctx) => {
     const stream = pass.streams[0];
     assert.deepEqual(
       stream?.exposures.map((e) => [e.exposure, e.action, e.failed]),
-      [
-        ['00000201', 'transferred', []],
-        ['00000202', 'transferred', []],
-        ['00000203', 'transferred', []],
-        ['00000204', 'transferred', ['rsync', 'checksum']],
-        ['00000205', 'transferred', []],
-        ['00000206', 'busy', []],
-        ['00000207', 'transferred', []],
-      ],
+      exposures.map((e) =>
+        e === '00000208'
+          ? [e, 'transferred', ['rsync', 'checksum']]
+          : e === '00000206'
+            ? [e, 'busy', []]
+            : [e, 'transferred', []],
+      ),
     );
-    // Batches of 2, then 5 (one left to its holder, so four copied together); the failed
+    // Batches of 4, then 6 (one left to its holder, so five copied together); the failed
     // batch is copied again one exposure at a time.
     assert.deepEqual(runs, [
-      'batch 00000201,00000202',
-      'batch 00000203,00000204,00000205,00000207',
-      'one 00000203',
-      'one 00000204',
+      'batch 00000201,00000202,00000203,00000204',
+      'batch 00000205,00000207,00000208,00000209,00000210',
       'one 00000205',
       'one 00000207',
+      'one 00000208',
+      'one 00000209',
+      'one 00000210',
     ]);
     const status = await h.module.service.status({ night: NIGHT });
-    const failed = status.find((s) => s.exposure === '00000204');
+    const failed = status.find((s) => s.exposure === '00000208');
     assert.equal(failed?.rsync?.ok, false);
-    assert.match(failed?.rsync?.message ?? '', /copy of 20261121\/00000204 from .* failed/);
+    assert.match(failed?.rsync?.message ?? '', /copy of 20261121\/00000208 from .* failed/);
     assert.equal(failed?.publish?.ok, true, 'published anyway');
-    for (const exposure of ['00000203', '00000205', '00000207']) {
+    for (const exposure of ['00000201', '00000205', '00000207', '00000210']) {
       const row = status.find((s) => s.exposure === exposure);
       assert.equal(row?.rsync?.ok, true, exposure);
       assert.match(row?.rsync?.message ?? '', /^[1-9]\d* files copied/, exposure);
@@ -324,7 +323,7 @@ describeEachDialect('transfer service', (ctx) => {
       false,
       'the busy exposure was not touched',
     );
-    assert.equal(smtp.mails.length, 1, 'one mail, for 00000204');
+    assert.equal(smtp.mails.length, 1, 'one mail, for 00000208');
 
     // Once its holder is gone, the next pass copies the busy exposure.
     const next = await h.module.service.runPass();
@@ -351,7 +350,7 @@ describeEachDialect('transfer service', (ctx) => {
     });
     harness = build({ locks: counting.manager, files });
     const h = harness;
-    const exposures = Array.from({ length: 20 }, (_, i) => String(301 + i).padStart(8, '0'));
+    const exposures = Array.from({ length: 50 }, (_, i) => String(301 + i).padStart(8, '0'));
     for (const exposure of exposures) writeExposure(h.source, { night: NIGHT, exposure });
 
     const pass = await h.module.service.runPass();
@@ -386,7 +385,7 @@ describeEachDialect('transfer service', (ctx) => {
     const counting = countingLocks(locks);
     harness = build({ locks: counting.manager });
     const h = harness;
-    const exposures = Array.from({ length: 20 }, (_, i) => String(501 + i).padStart(8, '0'));
+    const exposures = Array.from({ length: 50 }, (_, i) => String(501 + i).padStart(8, '0'));
     for (const exposure of exposures) writeExposure(h.source, { night: NIGHT, exposure });
     const stop = new AbortController();
 
