@@ -448,13 +448,17 @@ export class TransferService {
       settled.push(await this.settleExposure(stream, ref, session, sync));
     }
     const moved = settled.filter((s) => s.moved);
-    const directories = new Set(moved.flatMap((s) => [path.dirname(s.published), path.dirname(s.staging)]));
+    const parents = (which: 'published' | 'staging') => [
+      ...new Set(moved.map((s) => path.dirname(s[which]))),
+    ];
     let unflushed: string | undefined;
     try {
-      if (directories.size > 0) await this.deps.files.flush([...directories]);
+      if (moved.length > 0) await this.deps.files.flush(parents('published'));
     } catch (thrown) {
       unflushed = `the move to the destination may not survive a crash: ${coerceError(thrown).message}`;
     }
+    // The staging side only loses names: after a crash the next pass finds the exposure published.
+    if (moved.length > 0) await this.deps.files.flush(parents('staging')).catch(() => undefined);
     const outcomes: ExposureOutcome[] = [];
     for (const exposure of settled) {
       if (exposure.moved) {
