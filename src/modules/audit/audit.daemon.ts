@@ -9,7 +9,8 @@
 import type { Daemon } from '../../core/lifecycle/daemon.js';
 import { runLoop } from '../../core/lifecycle/loop.js';
 import type { Logger } from '../../core/logger.js';
-import type { AlertSink, AuditService } from './audit.service.js';
+import type { AlertSink } from '../../core/alerts/alerts.types.js';
+import type { AuditService } from './audit.service.js';
 
 const PASS_FAILED = 'AUDIT_SCHEDULER_FAILED';
 

@@ -22,9 +22,6 @@ export const AUDIT_ALERTS = {
   failed: 'AUDIT_RUN_FAILED',
 } as const;
 
-/** The alerts port, shared by the modules (core/alerts). */
-export type { AlertSink };
-
 /** Writes the inventory dump of `inventory: catalog` (Custodian's own file records). */
 export type CatalogDumper = (site: SiteConfig, file: string) => Promise<void>;
 

@@ -21,7 +21,8 @@ import { transferTasks } from './transfer.jobs.js';
 import type { Archiver, ExposureFiles, SourceConnector } from './transfer.ports.js';
 import { TransferRepository } from './transfer.repository.js';
 import type { ExposurePayload, TransferConfig } from './transfer.schema.js';
-import { TransferService, type AlertSink, type ExposureDispatcher } from './transfer.service.js';
+import type { AlertSink } from '../../core/alerts/alerts.types.js';
+import { TransferService, type ExposureDispatcher } from './transfer.service.js';
 
 export {
   parseManifest,

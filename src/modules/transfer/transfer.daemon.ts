@@ -12,7 +12,8 @@
 import type { Daemon } from '../../core/lifecycle/daemon.js';
 import { runLoop } from '../../core/lifecycle/loop.js';
 import type { Logger } from '../../core/logger.js';
-import type { AlertSink, ExposureDispatcher, TransferService } from './transfer.service.js';
+import type { AlertSink } from '../../core/alerts/alerts.types.js';
+import type { ExposureDispatcher, TransferService } from './transfer.service.js';
 
 const PASS_FAILED = 'TRANSFER_PASS_FAILED';
 

@@ -43,9 +43,6 @@ export const TRANSFER_ALERTS = {
   archive: 'TRANSFER_ARCHIVE_FAILED',
 } as const;
 
-/** The alerts port, shared by the modules (core/alerts). */
-export type { AlertSink };
-
 /** Hands an exposure to the job queue (`transfer:exposure`), de-duplicated by key. */
 export type ExposureDispatcher = (payload: { stream: string } & ExposureRef) => Promise<void>;
 
