@@ -45,6 +45,12 @@ function emptyStatus(stream: string, night: string, exposure: string): ExposureS
   return { stream, night, exposure, rsync: null, checksum: null, publish: null, backup: null };
 }
 
+/**
+ * Records per statement: 7 parameters each stays far below SQLite's and PostgreSQL's limits
+ * (32,766 and 65,535), and a night's `set-status … all` still takes few statements.
+ */
+const RECORD_CHUNK = 500;
+
 const isStage = (value: string): value is Stage => (STAGES as readonly string[]).includes(value);
 
 /** All SQL of the transfer module; portable across SQLite and PostgreSQL. */
@@ -60,30 +66,44 @@ export class TransferRepository {
     await this.recordStages([record]);
   }
 
+  /**
+   * Records attempts in one transaction, a few statements per RECORD_CHUNK records rather than two
+   * per record: `transfer once` records three stages of every exposure, and with one statement
+   * each, compiling and running them cost more CPU than anything but hashing. When a stage comes
+   * twice, the later record is its latest state; history keeps both.
+   */
   async recordStages(records: readonly StageRecord[]): Promise<void> {
     if (records.length === 0) return;
+    const row = (r: StageRecord) => ({
+      stream: r.stream,
+      night: r.night,
+      exposure: r.exposure,
+      stage: r.stage,
+      ok: r.ok ? 1 : 0,
+      at: r.at,
+      message: r.message,
+    });
+    const latest = [
+      ...new Map(records.map((r) => [JSON.stringify([r.stream, r.night, r.exposure, r.stage]), r])).values(),
+    ];
     await this.db.transaction().execute(async (trx) => {
-      for (const r of records) {
-        const row = {
-          stream: r.stream,
-          night: r.night,
-          exposure: r.exposure,
-          stage: r.stage,
-          ok: r.ok ? 1 : 0,
-          at: r.at,
-          message: r.message,
-        };
+      for (let at = 0; at < latest.length; at += RECORD_CHUNK)
         await trx
           .insertInto('transfer_stages')
-          .values(row)
+          .values(latest.slice(at, at + RECORD_CHUNK).map(row))
           .onConflict((oc) =>
-            oc
-              .columns(['stream', 'night', 'exposure', 'stage'])
-              .doUpdateSet({ ok: row.ok, at: row.at, message: row.message }),
+            oc.columns(['stream', 'night', 'exposure', 'stage']).doUpdateSet((eb) => ({
+              ok: eb.ref('excluded.ok'),
+              at: eb.ref('excluded.at'),
+              message: eb.ref('excluded.message'),
+            })),
           )
           .execute();
-        await trx.insertInto('transfer_stage_history').values(row).execute();
-      }
+      for (let at = 0; at < records.length; at += RECORD_CHUNK)
+        await trx
+          .insertInto('transfer_stage_history')
+          .values(records.slice(at, at + RECORD_CHUNK).map(row))
+          .execute();
     });
   }
 

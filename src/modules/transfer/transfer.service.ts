@@ -14,7 +14,7 @@ import type {
   SourceSession,
   SyncOutcome,
 } from './transfer.ports.js';
-import type { TransferRepository } from './transfer.repository.js';
+import type { StageRecord, TransferRepository } from './transfer.repository.js';
 import {
   STAGES,
   type ArchiveResult,
@@ -113,8 +113,8 @@ interface SettledExposure {
   failures: { stage: Stage; message: string }[];
   /** Whether it was moved into the destination (its publish record waits for the flush). */
   moved: boolean;
-  /** Records a stage of this exposure (a failure also joins `failures`). */
-  record(stage: Stage, ok: boolean, message: string): Promise<void>;
+  /** A record of a stage of this exposure, stamped now (a failure also joins `failures`). */
+  attempt(stage: Stage, ok: boolean, message: string): StageRecord;
 }
 
 function nightState(exposures: readonly ExposureStatus[]): NightState {
@@ -456,17 +456,17 @@ export class TransferService {
     }
     // The staging side only loses names: after a crash the next pass finds the exposure published.
     if (moved.length > 0) await this.deps.files.flush(parents('staging')).catch(() => undefined);
-    const outcomes: ExposureOutcome[] = [];
-    for (const exposure of settled) {
-      if (exposure.moved) {
-        await exposure.record(
+    await this.deps.repository.recordStages(
+      moved.map((exposure) =>
+        exposure.attempt(
           'publish',
           unflushed === undefined,
           unflushed ?? `published to ${exposure.published}`,
-        );
-      }
-      outcomes.push(await this.concludeExposure(stream, exposure));
-    }
+        ),
+      ),
+    );
+    const outcomes: ExposureOutcome[] = [];
+    for (const exposure of settled) outcomes.push(await this.concludeExposure(stream, exposure));
     return outcomes;
   }
 
@@ -480,34 +480,35 @@ export class TransferService {
     const { files } = this.deps;
     const { staging, published, manifest } = this.paths(stream, ref);
     const failures: { stage: Stage; message: string }[] = [];
-    const record = async (stage: Stage, ok: boolean, message: string) => {
-      await this.deps.repository.recordStage({
-        stream: stream.name,
-        ...ref,
-        stage,
-        ok,
-        at: this.clock(),
-        message,
-      });
+    const attempt = (stage: Stage, ok: boolean, message: string): StageRecord => {
       if (!ok) failures.push({ stage, message });
+      return { stream: stream.name, ...ref, stage, ok, at: this.clock(), message };
     };
-    await record(
-      'rsync',
-      sync.ok,
-      sync.ok ? `${sync.changed.length} files copied from ${session.display}` : sync.message,
-    );
-    await files.ensureDirectory(staging);
-    await files.makeReadOnly(staging);
-
+    // The copy's records are written together (one transaction, not one per stage), and before
+    // the move, so that a published exposure always has them: reconcilePublished, which finds a
+    // published exposure after a crash, records only its publish.
+    const copyRecords = [
+      attempt(
+        'rsync',
+        sync.ok,
+        sync.ok ? `${sync.changed.length} files copied from ${session.display}` : sync.message,
+      ),
+    ];
     let verify: VerifyResult | undefined;
     try {
-      verify = await verifyDirectory(
-        { dir: staging, manifest: path.join(staging, manifest) },
-        { files: this.deps.hasher },
-      );
-      await record('checksum', verify.ok, summarizeVerify(verify));
-    } catch (thrown) {
-      await record('checksum', false, coerceError(thrown).message);
+      await files.ensureDirectory(staging);
+      await files.makeReadOnly(staging);
+      try {
+        verify = await verifyDirectory(
+          { dir: staging, manifest: path.join(staging, manifest) },
+          { files: this.deps.hasher },
+        );
+        copyRecords.push(attempt('checksum', verify.ok, summarizeVerify(verify)));
+      } catch (thrown) {
+        copyRecords.push(attempt('checksum', false, coerceError(thrown).message));
+      }
+    } finally {
+      await this.deps.repository.recordStages(copyRecords);
     }
 
     let moved = false;
@@ -515,9 +516,11 @@ export class TransferService {
       await files.publish(staging, published);
       moved = true;
     } catch (thrown) {
-      await record('publish', false, `${coerceError(thrown).message}; the staged copy stays in ${staging}`);
+      await this.deps.repository.recordStage(
+        attempt('publish', false, `${coerceError(thrown).message}; the staged copy stays in ${staging}`),
+      );
     }
-    return { ref, staging, published, verify, failures, moved, record };
+    return { ref, staging, published, verify, failures, moved, attempt };
   }
 
   /** Logs and alerts on an exposure's outcome, once its publish is recorded. */
