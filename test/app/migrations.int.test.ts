@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
 import { describeEachDialect, type DialectContext } from '../helpers/database.js';
-import { migrateAllDown, migrateToLatest } from '../../src/core/db/migrations.js';
+import type { Migration } from 'kysely';
+import { migrateAllDown, migrateToLatest, type MigrationSet } from '../../src/core/db/migrations.js';
 import { ALL_MIGRATIONS } from '../../src/app/app.js';
 
 async function tableNames(ctx: DialectContext): Promise<string[]> {
@@ -50,5 +51,43 @@ describeEachDialect('every migration set', (ctx) => {
 
     await migrateToLatest(ctx.database, ALL_MIGRATIONS);
     assert.deepEqual(await tableNames(ctx), tables);
+  });
+});
+
+describeEachDialect('migrateToLatest on an up-to-date database', (ctx) => {
+  const createTable = (name: string): Migration => ({
+    up: async (db) => {
+      await db.schema.createTable(name).addColumn('id', 'integer').execute();
+    },
+    down: async (db) => {
+      await db.schema.dropTable(name).execute();
+    },
+  });
+
+  test('still runs a migration added to a set, and still refuses a database that is newer than the code', async () => {
+    const v1: MigrationSet = { name: 'probe', migrations: { '001_one': createTable('probe_one') } };
+    const [first] = await migrateToLatest(ctx.database, [v1]);
+    assert.deepEqual(
+      first?.results.map((r) => [r.migrationName, r.status]),
+      [['001_one', 'Success']],
+    );
+    const [again] = await migrateToLatest(ctx.database, [v1]);
+    assert.deepEqual(again?.results, []);
+
+    const v2: MigrationSet = {
+      name: 'probe',
+      migrations: { ...v1.migrations, '002_two': createTable('probe_two') },
+    };
+    const [second] = await migrateToLatest(ctx.database, [v2]);
+    assert.deepEqual(
+      second?.results.map((r) => [r.migrationName, r.status]),
+      [['002_two', 'Success']],
+    );
+    assert.ok((await tableNames(ctx)).includes('probe_two'));
+
+    // The code went back to v1 while the database has 002_two: the migrator's error, as before.
+    await assert.rejects(migrateToLatest(ctx.database, [v1]), /migration of probe failed/);
+    await migrateAllDown(ctx.database, [v2]);
+    assert.ok(!(await tableNames(ctx)).includes('probe_one'));
   });
 });
