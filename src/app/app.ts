@@ -31,6 +31,7 @@ import {
   exposureJobKey,
   transferMigrations,
   TRANSFER_EXPOSURE_TASK,
+  type SourceConnector,
   type TransferModule,
   type TransferService,
 } from '../modules/transfer/index.js';
@@ -101,6 +102,8 @@ export async function openApp(options: {
   config: Config;
   source: ConfigSource;
   logger: Logger;
+  /** The transfer module's sources, when the CLI started connecting before the app opened. */
+  transferConnector?: SourceConnector;
 }): Promise<App> {
   const { config, source, logger } = options;
   const database = await openDatabase(config.database, { baseDir: source.baseDir });
@@ -132,7 +135,14 @@ export async function openApp(options: {
       : undefined;
     for (const task of ingest?.tasks ?? []) queue.register(task);
     const transfer = config.transfer
-      ? createTransferModule({ config: config.transfer, database, alerts, locks, logger })
+      ? createTransferModule({
+          config: config.transfer,
+          database,
+          alerts,
+          locks,
+          logger,
+          connector: options.transferConnector,
+        })
       : undefined;
     for (const task of transfer?.tasks ?? []) queue.register(task);
     const audit = config.audit

@@ -6,6 +6,7 @@ import { createOutput, type Output } from '../core/cli/output.js';
 import type * as ConfigSchema from './config.schema.js';
 import type { Config } from './config.schema.js';
 import type { App } from './app.js';
+import type { RsyncConnector } from '../modules/transfer/rsync.adapter.js';
 
 export interface GlobalOptions {
   config?: string;
@@ -27,6 +28,7 @@ export class CliContext {
   private loaded?: { config: Config; source: ConfigSource };
   private log?: Logger;
   private opened?: Promise<App>;
+  private transferConnector?: RsyncConnector;
 
   constructor(private readonly program: Command) {
     // Hooks of the root command run before the action of any of its subcommands.
@@ -65,9 +67,25 @@ export class CliContext {
     this.opened ??= (async () => {
       const { config, source } = this.config();
       const { openApp } = await import('./app.js');
-      return openApp({ config, source, logger: this.logger() });
+      return openApp({ config, source, logger: this.logger(), transferConnector: this.transferConnector });
     })();
     return this.opened;
+  }
+
+  /**
+   * Starts the ssh connections to the configured transfer streams' sources (or one stream's) now,
+   * before `app()`: a handshake takes ~0.2 s, which then overlaps loading the app and opening
+   * the database, and the app's transfer module takes over these connections. Nothing without a
+   * transfer section, or once the app is opened.
+   */
+  async prestartTransfer(stream?: string): Promise<void> {
+    const transfer = this.config().config.transfer;
+    if (!transfer || this.opened) return;
+    const { RsyncConnector } = await import('../modules/transfer/rsync.adapter.js');
+    this.transferConnector ??= new RsyncConnector({ logger: this.logger().child({ module: 'transfer' }) });
+    for (const configured of transfer.streams) {
+      if (stream === undefined || configured.name === stream) this.transferConnector.prestart(configured);
+    }
   }
 
   output(options: { json?: boolean }): Output {
@@ -78,6 +96,8 @@ export class CliContext {
     const opened = this.opened;
     this.opened = undefined;
     if (opened) await (await opened.catch(() => undefined))?.close();
+    // Closed with the app when it opened; here too when it never did (idempotent).
+    await this.transferConnector?.close();
     this.log?.flush();
   }
 

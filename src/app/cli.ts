@@ -58,6 +58,7 @@ export function buildProgram(): { program: Command; context: CliContext } {
   registerTransferCommands(program, {
     output: (options) => context.output(options),
     service: async () => (await context.app()).requireTransfer(),
+    prestart: (stream) => context.prestartTransfer(stream),
     watch: async (signal, options) => (await context.app()).runTransferWatch(signal, options),
     logger: () => context.logger(),
   });

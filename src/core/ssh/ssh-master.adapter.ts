@@ -5,7 +5,7 @@
  * for the ~104-byte limit of a socket path).
  *
  * States: no master → started on demand (`ssh -M -f`: ssh authenticates, then leaves the master
- * in the background and exits) → up (socket directory and master pid known) → dropped, when it is
+ * in the background and exits), or ahead of the first command by `prestart` → up (socket directory and master pid known) → dropped, when it is
  * found dead (the next command starts a new one) or on `close`. Starting, checking and dropping
  * happen one at a time. A master is found dead by its process (Linux /proc; a zombie counts as
  * dead, since a container's init may never reap a daemonized master) or, after a command over it
@@ -17,6 +17,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { coerceError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { runChild, type ChildResult } from '../process/child.runner.js';
 
@@ -69,6 +70,8 @@ export class SshMaster {
   private pid: number | undefined;
   /** Starting, checking and closing happen one at a time. */
   private queue: Promise<unknown> = Promise.resolve();
+  /** A start begun by `prestart` that no `connect` has waited for yet: its error, or undefined. */
+  private early: Promise<Error | undefined> | undefined;
   private readonly ssh: string;
   private readonly controlDir: string;
   private readonly killGraceMs: number | undefined;
@@ -151,8 +154,10 @@ export class SshMaster {
   }
 
   private async start(signal: AbortSignal | undefined): Promise<void> {
-    await fs.promises.mkdir(this.controlDir, { recursive: true });
-    const dir = await fs.promises.mkdtemp(path.join(this.controlDir, 'cst-'));
+    // Synchronous (microseconds on a local disk), so that ssh is spawned in this same turn of the
+    // event loop: a prestart would otherwise wait for the loop while the caller loads modules.
+    fs.mkdirSync(this.controlDir, { recursive: true });
+    const dir = fs.mkdtempSync(path.join(this.controlDir, 'cst-'));
     let result: ChildResult;
     try {
       result = await runChild(
@@ -228,8 +233,25 @@ export class SshMaster {
     });
   }
 
+  /**
+   * Starts the master now, in the background, so that its handshake overlaps whatever the caller
+   * does before its first command (a CLI opening its database). Nothing is thrown here: the next
+   * `connect` waits for this start and throws its error, rather than trying again at once (an
+   * unreachable host would cost the connect timeout twice). Not abortable: `close` waits for it.
+   */
+  prestart(): void {
+    this.early ??= this.ensure().then(
+      () => undefined,
+      (thrown: unknown) => coerceError(thrown),
+    );
+  }
+
   /** The socket directory of a live master (started as needed), for clientArgs and shellArgs. */
   async connect(signal?: AbortSignal): Promise<string> {
+    const early = this.early;
+    this.early = undefined;
+    const failure = early && (await early);
+    if (failure) throw failure;
     await this.ensure(signal);
     const dir = this.dir;
     if (dir === undefined) throw this.options.unreachable({ kind: 'closed' });
@@ -281,6 +303,8 @@ export class SshMaster {
 
   /** Ends the master and removes its socket directory; the next command would start a new one. Idempotent. */
   close(): Promise<void> {
+    // A prestart still running is ahead in the queue: what it opened is closed here too.
+    this.early = undefined;
     return this.locked(async () => {
       if (this.dir !== undefined) this.logger?.info('closing ssh master connection');
       await this.dropLocked();

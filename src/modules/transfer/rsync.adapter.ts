@@ -70,8 +70,15 @@ interface Settings {
   logger: Logger;
 }
 
+/** What makes two opens of a stream the same connection. */
+function sessionKey(stream: StreamSource): string {
+  return JSON.stringify([stream.name, stream.source, stream.sshIdentity ?? null, stream.sshOptions ?? []]);
+}
+
 export class RsyncConnector implements SourceConnector {
   private readonly settings: Settings;
+  /** Sessions started by `prestart`, each handed to the first `open` of its stream. */
+  private readonly prestarted = new Map<string, SourceSession>();
 
   constructor(options: RsyncConnectorOptions = {}) {
     for (const option of options.sshOptions ?? []) {
@@ -93,8 +100,39 @@ export class RsyncConnector implements SourceConnector {
     };
   }
 
-  /** Parses the source (InputError TRANSFER_BAD_SOURCE when malformed); does not connect. */
+  /** Parses the source (InputError TRANSFER_BAD_SOURCE when malformed); does not connect, unless prestarted. */
   open(stream: StreamSource): SourceSession {
+    const key = sessionKey(stream);
+    const early = this.prestarted.get(key);
+    if (early) {
+      this.prestarted.delete(key);
+      return early;
+    }
+    return this.create(stream);
+  }
+
+  /** For `ssh://` sources; a local one has nothing to connect, a malformed one fails at `open`. */
+  prestart(stream: StreamSource): void {
+    const key = sessionKey(stream);
+    if (this.prestarted.has(key)) return;
+    let session: SourceSession;
+    try {
+      session = this.create(stream);
+    } catch {
+      return;
+    }
+    if (!(session instanceof SshSession)) return;
+    session.prestart();
+    this.prestarted.set(key, session);
+  }
+
+  async close(): Promise<void> {
+    const sessions = [...this.prestarted.values()];
+    this.prestarted.clear();
+    await Promise.allSettled(sessions.map((session) => session.close()));
+  }
+
+  private create(stream: StreamSource): SourceSession {
     const location = parseSource(stream.source);
     if (location.kind === 'local') return new LocalSession(stream.source, this.settings, location.path);
     // The stream's own options come first: ssh keeps the first value it sees for an option.
@@ -597,6 +635,11 @@ class SshSession extends RsyncSession {
     if (result.code === 0) return true;
     if (result.code === REMOTE_ABSENT) return false;
     throw this.unreachable(result, `check ${relativePath} on`);
+  }
+
+  /** Starts the ssh master now; its outcome waits for the first command. */
+  prestart(): void {
+    this.master.prestart();
   }
 
   close(): Promise<void> {

@@ -28,6 +28,11 @@ export interface TransferCommandDeps {
   /** The configured transfer service (the config must have a transfer: section). */
   service?: () => Promise<TransferService>;
   /**
+   * Starts connecting to the sources of the configured streams (or one), called just before
+   * `service()`: the ssh handshakes then overlap opening the database and the app.
+   */
+  prestart?: (stream?: string) => Promise<void>;
+  /**
    * Runs `transfer watch` until the signal aborts or the kill file appears: the scheduler and,
    * unless scheduleOnly or dryRun, this process's queue workers.
    */
@@ -210,6 +215,7 @@ export function registerTransferCommands(program: Command, deps: TransferCommand
     .option('--dry-run', 'report what would be done and change nothing')
     .option('--json', 'print JSON')
     .action(async (options: JsonOption & { stream?: string; dryRun?: boolean }) => {
+      await deps.prestart?.(options.stream);
       const svc = await service();
       const output = out(options);
       const result = await svc.runPass({
@@ -298,9 +304,11 @@ export function registerTransferCommands(program: Command, deps: TransferCommand
     .option('--json', 'print JSON')
     .action(async (stream: string, night: string, options: JsonOption & { dryRun?: boolean }) => {
       const { nightSchema } = await argumentSchemas();
+      const checkedNight = checked(nightSchema, night, 'night');
+      await deps.prestart?.(stream);
       const result = await (
         await service()
-      ).catchup(stream, checked(nightSchema, night, 'night'), { dryRun: options.dryRun === true });
+      ).catchup(stream, checkedNight, { dryRun: options.dryRun === true });
       out(options).result(result, renderCatchup);
       if (result.action === 'failed') process.exitCode = ExitCode.problemsFound;
     });
@@ -312,9 +320,11 @@ export function registerTransferCommands(program: Command, deps: TransferCommand
     .option('--json', 'print JSON')
     .action(async (stream: string, night: string, options: JsonOption & { dryRun?: boolean }) => {
       const { nightSchema } = await argumentSchemas();
+      const checkedNight = checked(nightSchema, night, 'night');
+      await deps.prestart?.(stream);
       const result = await (
         await service()
-      ).archive(stream, checked(nightSchema, night, 'night'), { dryRun: options.dryRun === true });
+      ).archive(stream, checkedNight, { dryRun: options.dryRun === true });
       out(options).result(result, renderArchive);
       if (result.action === 'failed') process.exitCode = ExitCode.problemsFound;
     });

@@ -74,8 +74,16 @@ export interface SourceSession {
 }
 
 export interface SourceConnector {
-  /** Does not connect yet: the first command does. */
+  /** Does not connect yet: the first command does (or a `prestart` of the same stream did). */
   open(stream: StreamSource): SourceSession;
+  /**
+   * Starts connecting to the stream's source in the background, so the handshake overlaps the
+   * caller's own start-up; the next `open` of the same stream (same name, source, key and
+   * options) gets that session. Never throws: a failure surfaces at the session's first command.
+   */
+  prestart?(stream: StreamSource): void;
+  /** Closes the sessions prestarted and never opened. Idempotent. */
+  close?(): Promise<void>;
 }
 
 export interface ArchiveWriteResult {

@@ -181,7 +181,7 @@ export class TransferService {
   async close(): Promise<void> {
     const sessions = [...this.sessions.values()];
     this.sessions.clear();
-    await Promise.allSettled(sessions.map((s) => s.close()));
+    await Promise.allSettled([...sessions.map((s) => s.close()), this.deps.connector.close?.()]);
   }
 
   private paths(stream: StreamConfig, ref: ExposureRef) {

@@ -179,6 +179,60 @@ describe(
       assert.deepEqual(fs.readdirSync(missing.controlDir), []);
     });
 
+    it('prestart logs in before any command, and the first command rides that master', async () => {
+      const { master, controlDir } = open();
+      const before = sshd.connections();
+      master.prestart();
+      master.prestart();
+      // Logged in with no command asked for.
+      await waitUntil(() => sshd.connections() - before === 1, 'the prestarted login');
+      assert.equal(sshMasters(controlDir).length, 1);
+      const printed = await master.remote('echo after-prestart\n');
+      assert.deepEqual([printed.code, printed.stdout], [0, 'after-prestart\n']);
+      await assertOneLoginThenClean({
+        connections: () => sshd.connections(),
+        loginsBefore: before,
+        controlDir,
+        close: () => master.close(),
+      });
+    });
+
+    it('a prestart that cannot reach the host fails the first connect with its reason, without a second try', async () => {
+      // A server that hangs up on every connection: ssh fails at once, and each try is counted.
+      let accepted = 0;
+      const hangUp = net.createServer((socket) => {
+        accepted++;
+        socket.destroy();
+      });
+      await new Promise<void>((resolve) => hangUp.listen(0, '127.0.0.1', resolve));
+      try {
+        const { port } = hangUp.address() as net.AddressInfo;
+        const { master, controlDir } = open({}, { host: '127.0.0.1', port, user: sshd.user });
+        master.prestart();
+        await waitUntil(() => accepted === 1, 'the prestart to try');
+        await assert.rejects(master.connect(), (error: unknown) => {
+          assert.ok(error instanceof Unreachable && error.failure.kind === 'connect-failed');
+          assert.equal(error.failure.result.code, 255);
+          return true;
+        });
+        assert.equal(accepted, 1, 'the failed prestart was the only try');
+        assert.deepEqual(fs.readdirSync(controlDir), []);
+        // The failure is reported once: the next command tries again.
+        await assert.rejects(master.connect(), Unreachable);
+        assert.equal(accepted, 2);
+      } finally {
+        await new Promise((resolve) => hangUp.close(resolve));
+      }
+    });
+
+    it('close while a prestart is still logging in leaves no master and no socket behind', async () => {
+      const { master, controlDir } = open();
+      master.prestart();
+      await master.close();
+      assert.deepEqual(processesMentioning(controlDir), []);
+      assert.deepEqual(fs.readdirSync(controlDir), []);
+    });
+
     it('an abort while connecting stops ssh at once and removes the socket directory', async () => {
       // A server that accepts the connection and never answers (a hung host).
       const sockets: net.Socket[] = [];

@@ -343,6 +343,47 @@ describe(
       });
     });
 
+    it('a prestarted session is what the next open of its stream gets; close ends one never opened', async () => {
+      const controlDir = freshControlDir();
+      const connector = new RsyncConnector({ sshOptions: sshd.sshOptions, controlDir });
+      const stream = { name: 'early', source: sshd.url(source), sshIdentity: sshd.identity };
+      const before = sshd.connections();
+      connector.prestart(stream);
+      connector.prestart({ ...stream });
+      await waitUntil(() => sshd.connections() - before === 1, 'the prestarted login');
+      // Nothing to start for a local source, and a malformed one is left for open to report.
+      connector.prestart({ name: 'local', source: root });
+      connector.prestart({ name: 'bad', source: 'ftp://nowhere/x' });
+      assert.throws(() => connector.open({ name: 'bad', source: 'ftp://nowhere/x' }), InputError);
+
+      const session = connector.open({ ...stream });
+      sessions.push(session);
+      assert.deepEqual(await session.discover(), EXPECTED);
+      await assertOneLoginThenClean({
+        connections: () => sshd.connections(),
+        loginsBefore: before,
+        controlDir,
+        close: () => session.close(),
+      });
+      // Handed out once: the next open of the stream is a session of its own.
+      const again = connector.open(stream);
+      sessions.push(again);
+      assert.equal(await again.exists('20240101'), true);
+      assert.equal(sshd.connections() - before, 2);
+      await again.close();
+
+      // Prestarted, then never opened (the command failed before its pass): close ends it.
+      const idleDir = freshControlDir();
+      const idle = new RsyncConnector({ sshOptions: sshd.sshOptions, controlDir: idleDir });
+      const loginsBefore = sshd.connections();
+      idle.prestart(stream);
+      await waitUntil(() => sshd.connections() - loginsBefore === 1, 'the idle prestarted login');
+      await idle.close();
+      await idle.close();
+      assert.deepEqual(processesMentioning(idleDir), []);
+      assert.deepEqual(fs.readdirSync(idleDir), []);
+    });
+
     it('reconnects once when the master connection dies', async () => {
       const controlDir = freshControlDir();
       const session = open({ controlDir });
