@@ -219,3 +219,26 @@ export async function startSshd(): Promise<TestSshd> {
   fs.rmSync(dir, { recursive: true, force: true });
   throw lastError;
 }
+
+/** A host that accepts TCP connections and hangs up at once: ssh to it fails immediately. */
+export interface HangUpServer {
+  port: number;
+  /** Connections accepted so far: how many times something tried. */
+  tries(): number;
+  close(): Promise<void>;
+}
+
+export async function startHangUpServer(): Promise<HangUpServer> {
+  let tries = 0;
+  const server = net.createServer((socket) => {
+    tries++;
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    port,
+    tries: () => tries,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}

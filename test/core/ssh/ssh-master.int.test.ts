@@ -22,7 +22,7 @@ import {
   sshMasters,
   waitUntil,
 } from '../../helpers/processes.js';
-import { hasSshd, startSshd, type TestSshd } from '../../helpers/sshd.js';
+import { hasSshd, startHangUpServer, startSshd, type TestSshd } from '../../helpers/sshd.js';
 
 class Unreachable extends Error {
   constructor(readonly failure: SshFailure) {
@@ -198,30 +198,23 @@ describe(
     });
 
     it('a prestart that cannot reach the host fails the first connect with its reason, without a second try', async () => {
-      // A server that hangs up on every connection: ssh fails at once, and each try is counted.
-      let accepted = 0;
-      const hangUp = net.createServer((socket) => {
-        accepted++;
-        socket.destroy();
-      });
-      await new Promise<void>((resolve) => hangUp.listen(0, '127.0.0.1', resolve));
+      const hangUp = await startHangUpServer();
       try {
-        const { port } = hangUp.address() as net.AddressInfo;
-        const { master, controlDir } = open({}, { host: '127.0.0.1', port, user: sshd.user });
+        const { master, controlDir } = open({}, { host: '127.0.0.1', port: hangUp.port, user: sshd.user });
         master.prestart();
-        await waitUntil(() => accepted === 1, 'the prestart to try');
+        await waitUntil(() => hangUp.tries() === 1, 'the prestart to try');
         await assert.rejects(master.connect(), (error: unknown) => {
           assert.ok(error instanceof Unreachable && error.failure.kind === 'connect-failed');
           assert.equal(error.failure.result.code, 255);
           return true;
         });
-        assert.equal(accepted, 1, 'the failed prestart was the only try');
+        assert.equal(hangUp.tries(), 1, 'the failed prestart was the only try');
         assert.deepEqual(fs.readdirSync(controlDir), []);
         // The failure is reported once: the next command tries again.
         await assert.rejects(master.connect(), Unreachable);
-        assert.equal(accepted, 2);
+        assert.equal(hangUp.tries(), 2);
       } finally {
-        await new Promise((resolve) => hangUp.close(resolve));
+        await hangUp.close();
       }
     });
 

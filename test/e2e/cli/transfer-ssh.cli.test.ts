@@ -7,12 +7,11 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { freePort, runCli, tempDir, writeConfig, type CliResult } from '../../helpers/cli.js';
 import { requirement } from '../../helpers/environment.js';
 import { processesMentioning } from '../../helpers/processes.js';
-import { hasSshd, startSshd, type TestSshd } from '../../helpers/sshd.js';
+import { hasSshd, startHangUpServer, startSshd, type TestSshd } from '../../helpers/sshd.js';
 import { writeExposure } from '../../modules/transfer/transfer-fixture.js';
 
 const STREAM = 'desi_spectro_data';
@@ -109,25 +108,19 @@ describe(
     });
 
     it('a source that hangs up is the stream error of the pass (exit 1), after one try', async () => {
-      let accepted = 0;
-      const hangUp = net.createServer((socket) => {
-        accepted++;
-        socket.destroy();
-      });
-      await new Promise<void>((resolve) => hangUp.listen(0, '127.0.0.1', resolve));
+      const hangUp = await startHangUpServer();
       try {
-        const { port } = hangUp.address() as net.AddressInfo;
-        config(sshd.url(source).replace(`:${sshd.port}/`, `:${port}/`));
+        config(sshd.url(source).replace(`:${sshd.port}/`, `:${hangUp.port}/`));
         const result = await once();
         assert.equal(result.code, 1, result.stderr);
         const [stream] = pass(result).streams;
         assert.match(stream?.error ?? '', /Cannot connect to ssh:\/\//);
         assert.deepEqual(stream?.exposures, []);
-        assert.equal(accepted, 1);
+        assert.equal(hangUp.tries(), 1);
         assert.deepEqual(processesMentioning(tmp), []);
         assert.deepEqual(fs.readdirSync(tmp), []);
       } finally {
-        await new Promise((resolve) => hangUp.close(resolve));
+        await hangUp.close();
       }
     });
   },
