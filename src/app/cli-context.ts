@@ -81,8 +81,8 @@ export class CliContext {
   async prestartTransfer(stream?: string): Promise<void> {
     const transfer = this.config().config.transfer;
     if (!transfer || this.opened) return;
-    const { RsyncConnector } = await import('../modules/transfer/rsync.adapter.js');
-    this.transferConnector ??= new RsyncConnector({ logger: this.logger().child({ module: 'transfer' }) });
+    const { transferSourceConnector } = await import('../modules/transfer/rsync.adapter.js');
+    this.transferConnector ??= transferSourceConnector(this.logger());
     for (const configured of transfer.streams) {
       if (stream === undefined || configured.name === stream) this.transferConnector.prestart(configured);
     }

@@ -5,9 +5,9 @@
  * for the ~104-byte limit of a socket path).
  *
  * States: no master → started on demand (`ssh -M -f`: ssh authenticates, then leaves the master
- * in the background and exits), or ahead of the first command by `prestart` → up (socket directory and master pid known) → dropped, when it is
- * found dead (the next command starts a new one) or on `close`. Starting, checking and dropping
- * happen one at a time. A master is found dead by its process (Linux /proc; a zombie counts as
+ * in the background and exits), or ahead of the first command by `prestart` → up (socket
+ * directory and master pid known) → dropped, when it is found dead (the next command starts a
+ * new one) or on `close`. Starting, checking and dropping happen one at a time. A master is found dead by its process (Linux /proc; a zombie counts as
  * dead, since a container's init may never reap a daemonized master) or, after a command over it
  * failed, by `ssh -O check`; such a command is run once more over a new master.
  *

@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { tables, type Database, type DialectName } from '../../core/db/database.js';
+import { chunks } from '../../core/db/chunks.js';
 import type { IngestTables } from './ingest.table.js';
 
 /** A run as the organizer saw it; the time columns are derived from its files. */
@@ -62,12 +63,6 @@ function jsonRowColumns(dialect: DialectName) {
   return dialect === 'postgres'
     ? sql`(e.value ->> 0)::bigint, e.value ->> 1, (e.value ->> 2)::bigint, (e.value ->> 3)::bigint, e.value ->> 4`
     : sql`e.value ->> 0, e.value ->> 1, e.value ->> 2, e.value ->> 3, e.value ->> 4`;
-}
-
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
 }
 
 function toRunRow(row: {

@@ -15,7 +15,7 @@ import type { TaskDefinition } from '../../core/queue/job-queue.js';
 import { TarArchiver } from './archive.adapter.js';
 import { NodeFileHasher, type FileHasher } from './checksum.adapter.js';
 import { LocalExposureFiles } from './publish.adapter.js';
-import { RsyncConnector } from './rsync.adapter.js';
+import { transferSourceConnector } from './rsync.adapter.js';
 import { TransferWatchDaemon } from './transfer.daemon.js';
 import { transferTasks } from './transfer.jobs.js';
 import type { Archiver, ExposureFiles, SourceConnector } from './transfer.ports.js';
@@ -78,7 +78,7 @@ export function createTransferModule(deps: TransferModuleDeps): TransferModule {
   const service = new TransferService({
     config: deps.config,
     repository,
-    connector: deps.connector ?? new RsyncConnector({ logger }),
+    connector: deps.connector ?? transferSourceConnector(deps.logger),
     files: deps.files ?? new LocalExposureFiles(),
     hasher: deps.hasher ?? new NodeFileHasher(),
     archiver: deps.archiver ?? new TarArchiver(),

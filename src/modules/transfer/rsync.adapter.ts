@@ -70,6 +70,14 @@ interface Settings {
   logger: Logger;
 }
 
+/**
+ * The transfer module's connector as the app builds it (createTransferModule), and as the CLI
+ * builds it ahead of the app to prestart its sessions: both go through here so they agree.
+ */
+export function transferSourceConnector(appLogger: Logger): RsyncConnector {
+  return new RsyncConnector({ logger: appLogger.child({ module: 'transfer' }) });
+}
+
 /** What makes two opens of a stream the same connection. */
 function sessionKey(stream: StreamSource): string {
   return JSON.stringify([stream.name, stream.source, stream.sshIdentity ?? null, stream.sshOptions ?? []]);

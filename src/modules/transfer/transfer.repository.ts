@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { tables, type Database } from '../../core/db/database.js';
+import { chunks } from '../../core/db/chunks.js';
 import type { TransferTables } from './transfer.table.js';
 import {
   STAGES,
@@ -87,10 +88,10 @@ export class TransferRepository {
       ...new Map(records.map((r) => [JSON.stringify([r.stream, r.night, r.exposure, r.stage]), r])).values(),
     ];
     await this.db.transaction().execute(async (trx) => {
-      for (let at = 0; at < latest.length; at += RECORD_CHUNK)
+      for (const chunk of chunks(latest, RECORD_CHUNK))
         await trx
           .insertInto('transfer_stages')
-          .values(latest.slice(at, at + RECORD_CHUNK).map(row))
+          .values(chunk.map(row))
           .onConflict((oc) =>
             oc.columns(['stream', 'night', 'exposure', 'stage']).doUpdateSet((eb) => ({
               ok: eb.ref('excluded.ok'),
@@ -99,11 +100,8 @@ export class TransferRepository {
             })),
           )
           .execute();
-      for (let at = 0; at < records.length; at += RECORD_CHUNK)
-        await trx
-          .insertInto('transfer_stage_history')
-          .values(records.slice(at, at + RECORD_CHUNK).map(row))
-          .execute();
+      for (const chunk of chunks(records, RECORD_CHUNK))
+        await trx.insertInto('transfer_stage_history').values(chunk.map(row)).execute();
     });
   }
 
